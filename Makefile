@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: Apache-2.0
+# Convenience entry points over CMake presets. The two that matter (see the README):
+#   make demo    set up, build (release) and run Clearway's main job
+#   make check   set up, build (dev) and run every test
+# Both run tools/setup/setup.sh first, which installs what is missing and skips what is there.
+
+CLEARWAY := build/release/src/cli/clearway
+
+.PHONY: all setup build demo check asan fuzz format format-check clean help
+
+all: build
+
+help:
+	@echo "make demo | check | asan | fuzz | format | format-check | setup | clean"
+
+setup:
+	tools/setup/setup.sh
+
+build: setup
+	cmake --preset release
+	cmake --build --preset release
+
+# The main job. Until the clearance service exists this reports what the build found on the
+# machine (CPU dispatch, verified model packages); it becomes `clearway serve` on SQLite.
+demo: build
+	$(CLEARWAY) info
+
+check: setup
+	cmake --preset dev
+	cmake --build --preset dev
+	ctest --preset dev
+
+asan: setup
+	cmake --preset asan
+	cmake --build --preset asan
+	ctest --preset asan
+
+# Builds the libFuzzer targets and replays their corpora; run one longer with e.g.
+#   build/fuzz/tests/fuzz_log_spec -max_total_time=60
+fuzz: setup
+	cmake --preset fuzz
+	cmake --build --preset fuzz
+	ctest --preset fuzz
+
+format:
+	tools/format.sh
+
+format-check:
+	tools/format.sh --check
+
+clean:
+	rm -rf build

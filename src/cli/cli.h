@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared declarations of the `clearway` program: the subcommand table entry and the helpers
+ * subcommands use for their --help text and exit codes.
+ */
+#ifndef CLEARWAY_CLI_H
+#define CLEARWAY_CLI_H
+
+/* Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong. */
+enum { CW_EXIT_OK = 0, CW_EXIT_FAIL = 1, CW_EXIT_USAGE = 2 };
+
+typedef struct cw_cli_command {
+    const char *name;
+    const char *summary; /* one line for `clearway --help` */
+    const char *help;    /* full text for `clearway help NAME` and `clearway NAME --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cw_cli_command_t;
+
+/* Is argv[i] for some i >= 1 "-h" or "--help"? */
+int cw_cli_wants_help(int argc, char **argv);
+
+/* Print a command's full help to stdout. */
+void cw_cli_print_help(const cw_cli_command_t *cmd);
+
+/* Print "clearway NAME: message" and a pointer to --help on stderr; returns CW_EXIT_USAGE. */
+int cw_cli_usage_error(const char *name, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* The directory the set-up installs registry packages into (CLEARWAY_DEPS or the default). */
+const char *cw_cli_deps_dir(void);
+
+/* Subcommands. */
+extern const cw_cli_command_t cw_cmd_info;
+
+#endif
