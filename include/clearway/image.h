@@ -26,14 +26,14 @@ typedef enum cw_image_format { CW_IMAGE_GRAY = 1, CW_IMAGE_RGB = 3 } cw_image_fo
 typedef struct cw_image {
     int width;
     int height;
-    int channels;   /* 1 (gray) or 3 (RGB, R first) */
-    size_t stride;  /* bytes per row (>= width * channels) */
-    uint8_t *data;  /* owned; rows top to bottom */
+    int channels;  /* 1 (gray) or 3 (RGB, R first) */
+    size_t stride; /* bytes per row (>= width * channels) */
+    uint8_t *data; /* owned; rows top to bottom */
 } cw_image_t;
 
 typedef struct cw_image_limits {
-    int max_side;      /* 0 = CW_IMAGE_MAX_SIDE */
-    long max_pixels;   /* 0 = CW_IMAGE_MAX_PIXELS */
+    int max_side;    /* 0 = CW_IMAGE_MAX_SIDE */
+    long max_pixels; /* 0 = CW_IMAGE_MAX_PIXELS */
 } cw_image_limits_t;
 
 /*
@@ -46,8 +46,7 @@ typedef struct cw_image_limits {
  * is zeroed and nothing is allocated. Never crashes, whatever the bytes.
  */
 int cw_image_decode(const uint8_t *buf, size_t len, cw_image_format_t want,
-                    const cw_image_limits_t *limits, cw_image_t *out, char *diag,
-                    size_t diag_len);
+                    const cw_image_limits_t *limits, cw_image_t *out, char *diag, size_t diag_len);
 
 /* cw_image_load: read a file (at most 64 MiB) and decode it; CW_EIO if it cannot be read. */
 int cw_image_load(const char *path, cw_image_format_t want, const cw_image_limits_t *limits,
@@ -84,8 +83,7 @@ int cw_image_warp_affine_f32(const cw_image_t *src, const double m[6], int dst_w
  * in cw_image_warp_affine_f32. The crop-and-resize MTCNN's refinement stages need.
  */
 int cw_image_crop_resize_f32(const cw_image_t *src, double x0, double y0, double w, double h,
-                             int dst_w, int dst_h, float mean, float scale, int border,
-                             float *dst);
+                             int dst_w, int dst_h, float mean, float scale, int border, float *dst);
 
 #ifdef __cplusplus
 }
