@@ -69,6 +69,43 @@ static int reduce_mask(uint32_t axes, int rank)
     return (int)(axes & ((1u << rank) - 1));
 }
 
+// One axis of STRIDED_SLICE as TFLite resolves it: masks, negative indices counted from the
+// end, clamping to the axis (to [0, n] going forward, [-1, n - 1] going backward). Gives the
+// first index and the element count; shape inference and execution both use it.
+static int slice_axis(const cw_nn_node_t *node, int i, int n, int *begin, int *len)
+{
+    int st = node->p.slice.stride[i];
+    if (st == 0) {
+        return CW_EINVAL;
+    }
+    int lo = st > 0 ? 0 : -1;
+    int hi = st > 0 ? n : n - 1;
+    int b = node->p.slice.begin[i];
+    int e = node->p.slice.end[i];
+    if (node->p.slice.begin_mask & (1u << i)) {
+        b = st > 0 ? 0 : n - 1;
+    } else {
+        b = b < 0 ? b + n : b;
+        b = b < lo ? lo : (b > hi ? hi : b);
+    }
+    if (node->p.slice.end_mask & (1u << i)) {
+        e = st > 0 ? n : -1;
+    } else {
+        e = e < 0 ? e + n : e;
+        e = e < lo ? lo : (e > hi ? hi : e);
+    }
+    int l = st > 0 ? (e - b + st - 1) / st : (b - e - st - 1) / (-st);
+    if (node->p.slice.shrink_axis_mask & (1u << i)) {
+        if (b < 0 || b >= n) {
+            return CW_EINVAL;
+        }
+        l = 1;
+    }
+    *begin = b;
+    *len = l < 0 ? 0 : l;
+    return 0;
+}
+
 // ---- shape inference -------------------------------------------------------------------------
 
 int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t *shapes,
@@ -284,38 +321,13 @@ int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t
     case CW_NN_OP_STRIDED_SLICE: {
         o.rank = 0;
         for (int i = 0; i < x->rank; i++) {
-            int n = x->dims[i];
-            int st = node->p.slice.stride[i];
-            if (st == 0) {
+            int b, len;
+            if (slice_axis(node, i, x->dims[i], &b, &len) != 0 || len == 0) {
                 goto bad;
             }
-            int b = node->p.slice.begin[i], e = node->p.slice.end[i];
-            if (node->p.slice.begin_mask & (1u << i)) {
-                b = st > 0 ? 0 : n - 1;
-            } else {
-                b = b < 0 ? b + n : b;
-                b = b < 0 ? 0 : (b > n ? n : b);
+            if (!(node->p.slice.shrink_axis_mask & (1u << i))) {
+                o.dims[o.rank++] = len;
             }
-            if (node->p.slice.end_mask & (1u << i)) {
-                e = st > 0 ? n : -1;
-            } else {
-                e = e < 0 ? e + n : e;
-                e = e < -1 ? -1 : (e > n ? n : e);
-            }
-            int len = st > 0 ? (e - b + st - 1) / st : (b - e - st - 1) / (-st);
-            if (len < 0) {
-                len = 0;
-            }
-            if (node->p.slice.shrink_axis_mask & (1u << i)) {
-                if (len < 1) {
-                    goto bad;
-                }
-                continue;
-            }
-            if (len == 0) {
-                goto bad;
-            }
-            o.dims[o.rank++] = len;
         }
         if (o.rank == 0) {
             o.rank = 1;
@@ -762,29 +774,10 @@ static void strided_slice(const float *x, const cw_nn_shape_t *xs, float *y,
     int beg[4] = {0, 0, 0, 0}, st[4] = {1, 1, 1, 1}, len[4] = {1, 1, 1, 1}, d[4] = {1, 1, 1, 1};
     int off = 4 - xs->rank;
     for (int i = 0; i < xs->rank; i++) {
-        int n = xs->dims[i];
-        int s = node->p.slice.stride[i];
-        int b = node->p.slice.begin[i], e = node->p.slice.end[i];
-        if (node->p.slice.begin_mask & (1u << i)) {
-            b = s > 0 ? 0 : n - 1;
-        } else {
-            b = b < 0 ? b + n : b;
-            b = b < 0 ? 0 : (b > n ? n : b);
-        }
-        if (node->p.slice.end_mask & (1u << i)) {
-            e = s > 0 ? n : -1;
-        } else {
-            e = e < 0 ? e + n : e;
-            e = e < -1 ? -1 : (e > n ? n : e);
-        }
-        int l = s > 0 ? (e - b + s - 1) / s : (b - e - s - 1) / (-s);
-        if (node->p.slice.shrink_axis_mask & (1u << i)) {
-            l = 1;
-        }
-        d[off + i] = n;
-        beg[off + i] = b;
-        st[off + i] = s;
-        len[off + i] = l;
+        // Shapes were checked at plan time, so slice_axis cannot fail here.
+        (void)slice_axis(node, i, xs->dims[i], &beg[off + i], &len[off + i]);
+        d[off + i] = xs->dims[i];
+        st[off + i] = node->p.slice.stride[i];
     }
     size_t k = 0;
     for (int i0 = 0; i0 < len[0]; i0++) {
