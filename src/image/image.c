@@ -231,7 +231,7 @@ int cw_image_load(const char *path, cw_image_format_t want, const cw_image_limit
     return rc;
 }
 
-static int valid_image(const cw_image_t *img)
+int cw__image_valid(const cw_image_t *img)
 {
     if (img == NULL || img->data == NULL || img->width <= 0 || img->height <= 0 ||
         (img->channels != 1 && img->channels != 3)) {
@@ -270,7 +270,7 @@ static int write_run(png_writer *w)
 
 int cw_image_write_png(const cw_image_t *img, const char *path, char *diag, size_t diag_len)
 {
-    if (!valid_image(img) || path == NULL) {
+    if (!cw__image_valid(img) || path == NULL) {
         return cw_diag_set(diag, diag_len, CW_EINVAL, "image: invalid arguments");
     }
     png_writer w;

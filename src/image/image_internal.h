@@ -72,4 +72,7 @@ void cw__png_warning(png_structp png, png_const_charp msg);
 /* Records the message and longjmps to png_jmpbuf; never returns to libpng. */
 PNG_NORETURN void cw__png_error(png_structp png, png_const_charp msg);
 
+/* A well-formed image: pixels present, sizes positive, 1 or 3 channels, stride wide enough. */
+int cw__image_valid(const cw_image_t *img);
+
 #endif

@@ -44,16 +44,6 @@ typedef struct taps {
     float inside;
 } taps_t;
 
-static int valid_image(const cw_image_t *img)
-{
-    if (img == NULL || img->data == NULL || img->width <= 0 || img->height <= 0 ||
-        (img->channels != 1 && img->channels != 3)) {
-        return 0;
-    }
-    size_t row;
-    return cw_size_mul((size_t)img->width, (size_t)img->channels, &row) == 0 && img->stride >= row;
-}
-
 // Bilinear taps at index-space position u (pixel k's centre is at u = k).
 static void bilinear_taps(double u, int n, taps_t *t)
 {
@@ -158,7 +148,7 @@ int cw_image_resize(const cw_image_t *src, int dst_w, int dst_h, cw_image_t *out
         return CW_EINVAL;
     }
     memset(out, 0, sizeof(*out));
-    if (!valid_image(src) || dst_w <= 0 || dst_h <= 0) {
+    if (!cw__image_valid(src) || dst_w <= 0 || dst_h <= 0) {
         return CW_EINVAL;
     }
     if (dst_w > CW_IMAGE_MAX_SIDE || dst_h > CW_IMAGE_MAX_SIDE ||
@@ -194,7 +184,7 @@ int cw_image_resize(const cw_image_t *src, int dst_w, int dst_h, cw_image_t *out
 int cw_image_warp_affine_f32(const cw_image_t *src, const double m[6], int dst_w, int dst_h,
                              float mean, float scale, int border, int swap_rb, float *dst)
 {
-    if (!valid_image(src) || m == NULL) {
+    if (!cw__image_valid(src) || m == NULL) {
         return CW_EINVAL;
     }
     for (int i = 0; i < 6; i++) {
@@ -250,7 +240,7 @@ static void crop_axis(double start, double len, int dst_n, int src_n, axis_t *ax
 int cw_image_crop_resize_f32(const cw_image_t *src, double x0, double y0, double w, double h,
                              int dst_w, int dst_h, float mean, float scale, int border, float *dst)
 {
-    if (!valid_image(src) || !valid_span(x0, w) || !valid_span(y0, h)) {
+    if (!cw__image_valid(src) || !valid_span(x0, w) || !valid_span(y0, h)) {
         return CW_EINVAL;
     }
     int rc = check_f32_dst(dst_w, dst_h, src->channels, dst);
