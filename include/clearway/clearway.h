@@ -12,5 +12,8 @@
 #include "clearway/log.h"
 #include "clearway/cpu.h"
 #include "clearway/thread.h"
+#include "clearway/image.h"
+#include "clearway/nn.h"
+#include "clearway/face.h"
 
 #endif

@@ -23,9 +23,12 @@ typedef struct cw_pool cw_pool_t;
  */
 typedef int (*cw_pool_task_fn)(void *ctx, size_t i, int worker);
 
+/* Ask cw_pool_create for one worker per online CPU, less the calling thread. */
+enum { CW_POOL_AUTO = -1 };
+
 /*
- * cw_pool_create: a pool of nthreads worker threads (0 = one per online CPU minus the caller,
- * at least 0: a pool of 0 workers runs everything on the caller). At most 256 threads.
+ * cw_pool_create: a pool of nthreads worker threads (0: none, every item runs on the calling
+ * thread; CW_POOL_AUTO: one per online CPU minus the caller). At most 256 threads.
  * Returns 0 and stores the pool in *out (destroy with cw_pool_destroy), or CW_EINVAL,
  * CW_ENOMEM, or CW_EIO if a thread cannot be started.
  */

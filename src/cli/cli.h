@@ -34,5 +34,7 @@ const char *cw_cli_deps_dir(void);
 
 /* Subcommands. */
 extern const cw_cli_command_t cw_cmd_info;
+extern const cw_cli_command_t cw_cmd_face;
+extern const cw_cli_command_t cw_cmd_eval;
 
 #endif

@@ -122,10 +122,10 @@ static void *worker_main(void *arg)
 int cw_pool_create(int nthreads, cw_pool_t **out)
 {
     *out = NULL;
-    if (nthreads < 0 || nthreads > MAX_THREADS) {
+    if (nthreads < CW_POOL_AUTO || nthreads > MAX_THREADS) {
         return CW_EINVAL;
     }
-    if (nthreads == 0) {
+    if (nthreads == CW_POOL_AUTO) {
         nthreads = cw_cpu_count() - 1;
         if (nthreads > MAX_THREADS) {
             nthreads = MAX_THREADS;

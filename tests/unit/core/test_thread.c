@@ -52,10 +52,13 @@ static void test_each_item_once(void **state)
 {
     (void)state;
     check_exactly_once(NULL, N_ITEMS); // no pool: runs on the caller
-    int sizes[] = {0, 1, 3, 8};
+    int sizes[] = {0, 1, 3, 8, CW_POOL_AUTO};
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
         cw_pool_t *pool;
         assert_int_equal(cw_pool_create(sizes[s], &pool), 0);
+        if (sizes[s] >= 0) {
+            assert_int_equal(cw_pool_size(pool), sizes[s]);
+        }
         check_exactly_once(pool, 0);
         check_exactly_once(pool, 1);
         check_exactly_once(pool, 7);
@@ -69,7 +72,7 @@ static void test_bad_arguments(void **state)
 {
     (void)state;
     cw_pool_t *pool = (cw_pool_t *)1;
-    assert_int_equal(cw_pool_create(-1, &pool), CW_EINVAL);
+    assert_int_equal(cw_pool_create(-2, &pool), CW_EINVAL);
     assert_null(pool);
     assert_int_equal(cw_pool_create(100000, &pool), CW_EINVAL);
     assert_int_equal(cw_pool_parallel_for(NULL, 10, NULL, NULL), CW_EINVAL);

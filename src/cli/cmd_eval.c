@@ -1,0 +1,770 @@
+// SPDX-License-Identifier: Apache-2.0
+// `clearway eval face`: accuracy of the face pipeline on a labelled photo set laid out as
+// ROOT/<Person>/<Person>_NNNN.jpg, with an LFW-style pairs file. Reports LFW 10-fold accuracy
+// on the pairs, and over every genuine and impostor pair that can be formed from the set: EER,
+// FNMR at FMR 1e-3 and 1e-4 with their thresholds, and 1:N rank-1 with one enrolment image per
+// person. Photos where no face is found count as failures to acquire and as rejections.
+#include "cli.h"
+#include "face_cli.h"
+
+#include "clearway/clearway.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int run_eval(int argc, char **argv);
+
+const cw_cli_command_t cw_cmd_eval = {
+    "eval",
+    "Measure face accuracy on a labelled photo set (LFW protocol, FNMR at fixed FMR)",
+    "Usage: clearway eval face --root DIR --pairs FILE [options]\n"
+    "\n"
+    "DIR holds one folder per person with photos named <Person>_NNNN.jpg (the LFW layout).\n"
+    "FILE lists pairs, one per line, tab-separated: same|diff, name_a, number_a, name_b,\n"
+    "number_b ('#' starts a comment). Every photo under DIR is enrolled once (progress on\n"
+    "stderr); then the report: LFW 10-fold accuracy on FILE's pairs (threshold chosen on nine\n"
+    "folds, tested on the tenth), and over all genuine/impostor pairs of DIR: EER, FNMR at FMR\n"
+    "1e-3 and 1e-4 with the thresholds, failure to acquire, and 1:N rank-1 identification with\n"
+    "each person's first photo enrolled and the others searched.\n"
+    "\n"
+    "Options:\n"
+    "  --scores OUT        write each pair's score: label, score, name_a, number_a, name_b,\n"
+    "                      number_b (tab-separated)\n"
+    "  --threads N         worker threads (default: one per CPU)\n"
+    "  --limit N           enrol only the first N people (a quick look)\n"
+    "  --min-face PX, --no-flip, --subject POLICY   as for `clearway face`\n"
+    "  --json              the report as one JSON object\n"
+    "\n"
+    "Exit status: 0, 1 on failure (unreadable folder or pairs file, missing models), 2 bad\n"
+    "command line.\n",
+    run_eval,
+};
+
+enum { SCORE_BINS = 200001 }; // histogram of cosine scores over [-1, 1], 1e-5 wide
+
+typedef struct photo {
+    char *path;
+    int person;
+    int number;
+    int ok; // a face was found and embedded
+} photo_t;
+
+typedef struct eval_set {
+    photo_t *photos;
+    size_t n;
+    size_t cap;
+    char **people;
+    size_t n_people;
+    cw_face_template_t *tpl;
+} eval_set_t;
+
+typedef struct eval_opts {
+    const char *root;
+    const char *pairs;
+    const char *scores;
+    int threads;
+    int limit;
+    int json;
+    cw_face_config_t cfg;
+    cw_face_subject_policy_t policy;
+} eval_opts_t;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// Sorted names of the entries of dir (no dot-files); NULL on error, *n = 0 for an empty dir.
+static char **list_dir(const char *dir, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return NULL;
+    }
+    size_t cap = 64;
+    char **names = malloc(cap * sizeof(*names));
+    struct dirent *e;
+    while (names != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            char **p = realloc(names, cap * sizeof(*names));
+            if (p == NULL) {
+                break;
+            }
+            names = p;
+        }
+        names[*n] = strdup(e->d_name);
+        if (names[*n] == NULL) {
+            break;
+        }
+        (*n)++;
+    }
+    closedir(d);
+    if (names != NULL) {
+        qsort(names, *n, sizeof(*names), cmp_str);
+    }
+    return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n && names != NULL; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+// The photo number in "<Person>_NNNN.jpg", or -1 if the name is not of that form.
+static int photo_number(const char *person, const char *file)
+{
+    size_t lp = strlen(person);
+    if (strncmp(file, person, lp) != 0 || file[lp] != '_') {
+        return -1;
+    }
+    char *end;
+    long v = strtol(file + lp + 1, &end, 10);
+    if (end == file + lp + 1 || v < 0 || v > 1000000 || end[0] != '.') {
+        return -1;
+    }
+    return (int)v;
+}
+
+static int add_photo(eval_set_t *s, const char *root, const char *person, const char *file, int pi,
+                     int num)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        photo_t *p = realloc(s->photos, cap * sizeof(*p));
+        if (p == NULL) {
+            return -1;
+        }
+        s->photos = p;
+        s->cap = cap;
+    }
+    size_t len = strlen(root) + strlen(person) + strlen(file) + 3;
+    char *path = malloc(len);
+    if (path == NULL) {
+        return -1;
+    }
+    snprintf(path, len, "%s/%s/%s", root, person, file);
+    s->photos[s->n++] = (photo_t){path, pi, num, 0};
+    return 0;
+}
+
+static int scan_root(const eval_opts_t *o, eval_set_t *s)
+{
+    size_t n_dirs;
+    char **dirs = list_dir(o->root, &n_dirs);
+    if (dirs == NULL) {
+        fprintf(stderr, "clearway eval: cannot read folder %s\n", o->root);
+        return -1;
+    }
+    if (o->limit > 0 && n_dirs > (size_t)o->limit) {
+        for (size_t i = (size_t)o->limit; i < n_dirs; i++) {
+            free(dirs[i]);
+        }
+        n_dirs = (size_t)o->limit;
+    }
+    s->people = dirs;
+    s->n_people = n_dirs;
+    for (size_t i = 0; i < n_dirs; i++) {
+        char sub[4096];
+        snprintf(sub, sizeof(sub), "%s/%s", o->root, dirs[i]);
+        size_t n_files;
+        char **files = list_dir(sub, &n_files);
+        for (size_t k = 0; files != NULL && k < n_files; k++) {
+            int num = photo_number(dirs[i], files[k]);
+            if (num >= 0 && add_photo(s, o->root, dirs[i], files[k], (int)i, num) != 0) {
+                free_names(files, n_files);
+                fprintf(stderr, "clearway eval: out of memory\n");
+                return -1;
+            }
+        }
+        free_names(files, n_files);
+    }
+    if (s->n == 0) {
+        fprintf(stderr, "clearway eval: no <Person>/<Person>_NNNN.jpg photos under %s\n", o->root);
+        return -1;
+    }
+    return 0;
+}
+
+// Index of (person name, number) in the set, or -1.
+static long find_photo(const eval_set_t *s, const char *name, int number)
+{
+    char *key = (char *)name;
+    char **hit = bsearch(&key, s->people, s->n_people, sizeof(char *), cmp_str);
+    if (hit == NULL) {
+        return -1;
+    }
+    int pi = (int)(hit - s->people);
+    for (size_t i = 0; i < s->n; i++) { // photos are grouped by person in order
+        if (s->photos[i].person == pi && s->photos[i].number == number) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+// ---- enrolment, in parallel with a progress line ----
+
+typedef struct enrol_job {
+    eval_set_t *set;
+    cw_cli_face_t *workers;
+    cw_face_subject_policy_t policy;
+    size_t done;
+    size_t failed_read;
+    time_t start;
+    int tty;
+} enrol_job_t;
+
+static void progress(enrol_job_t *j, size_t done)
+{
+    size_t n = j->set->n;
+    int pct = (int)(100 * done / n);
+    int prev = (int)(100 * (done - 1) / n);
+    if (!(j->tty ? pct != prev || done == n : pct / 10 != prev / 10 || done == n)) {
+        return;
+    }
+    double el = difftime(time(NULL), j->start);
+    double eta = done ? el * (double)(n - done) / done : 0.0;
+    if (j->tty) {
+        char bar[31];
+        int fill = pct * 30 / 100;
+        for (int i = 0; i < 30; i++) {
+            bar[i] = i < fill ? '#' : '.';
+        }
+        bar[30] = '\0';
+        fprintf(stderr, "\renrolling [%s] %3d%% %zu/%zu photos, %.0f s left ", bar, pct, done, n,
+                eta);
+        if (done == n) {
+            fputc('\n', stderr);
+        }
+    } else {
+        fprintf(stderr, "enrolling: %d%% (%zu/%zu photos, %.0f s left)\n", pct, done, n, eta);
+    }
+}
+
+static int enrol_one(void *ctx, size_t i, int worker)
+{
+    enrol_job_t *j = ctx;
+    photo_t *p = &j->set->photos[i];
+    cw_cli_face_photo_t ph;
+    if (cw_cli_face_photo(&j->workers[worker], p->path, j->policy, &ph) == 0) {
+        if (ph.subject >= 0 && cw_face_embed(j->workers[worker].session, &ph.img,
+                                             &ph.faces[ph.subject], &j->set->tpl[i]) == 0) {
+            p->ok = 1;
+        }
+        cw_cli_face_photo_free(&ph);
+    } else {
+        __atomic_fetch_add(&j->failed_read, 1, __ATOMIC_RELAXED);
+    }
+    size_t done = __atomic_add_fetch(&j->done, 1, __ATOMIC_RELAXED);
+    progress(j, done);
+    return 0;
+}
+
+// ---- metrics ----
+
+typedef struct pair {
+    long a, b;
+    int same;
+    float score;
+} pair_t;
+
+static float pair_score(const eval_set_t *s, long a, long b)
+{
+    if (a < 0 || b < 0 || !s->photos[a].ok || !s->photos[b].ok) {
+        return -1.0f; // no template: a rejection
+    }
+    float sc = -1.0f;
+    cw_face_compare(&s->tpl[a], &s->tpl[b], &sc);
+    return sc;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a;
+    float y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+// The threshold maximising accuracy on the pairs not in fold f; the accuracy on fold f.
+static double fold_accuracy(const pair_t *p, size_t n, int f, int n_folds, float *scratch)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((int)(i * n_folds / n) != f) {
+            scratch[m++] = p[i].score;
+        }
+    }
+    qsort(scratch, m, sizeof(float), cmp_float);
+    double best_acc = -1.0;
+    float best_t = 0.0f;
+    for (size_t c = 0; c <= m; c++) {
+        // Candidate thresholds: midpoints between consecutive sorted scores.
+        float t = c == 0 ? scratch[0] - 1e-4f
+                         : (c == m ? scratch[m - 1] + 1e-4f : 0.5f * (scratch[c - 1] + scratch[c]));
+        if (c > 0 && c < m && scratch[c - 1] == scratch[c]) {
+            continue;
+        }
+        size_t right = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((int)(i * n_folds / n) != f) {
+                right += (p[i].score >= t) == p[i].same;
+            }
+        }
+        double acc = (double)right / m;
+        if (acc > best_acc) {
+            best_acc = acc;
+            best_t = t;
+        }
+    }
+    size_t right = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((int)(i * n_folds / n) == f) {
+            right += (p[i].score >= best_t) == p[i].same;
+            total++;
+        }
+    }
+    return total ? (double)right / total : 0.0;
+}
+
+static int read_pairs(const char *path, const eval_set_t *s, pair_t **out, size_t *n_out,
+                      size_t *missing)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "clearway eval: cannot open pairs file %s\n", path);
+        return -1;
+    }
+    size_t cap = 1024;
+    size_t n = 0;
+    pair_t *p = malloc(cap * sizeof(*p));
+    char line[1024];
+    int lineno = 0;
+    *missing = 0;
+    while (p != NULL && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (line[0] == '#' || line[0] == '\n') {
+            continue;
+        }
+        char label[16];
+        char na[256];
+        char nb[256];
+        int ia;
+        int ib;
+        if (sscanf(line, "%15s %255s %d %255s %d", label, na, &ia, nb, &ib) != 5 ||
+            (strcmp(label, "same") != 0 && strcmp(label, "diff") != 0)) {
+            fprintf(stderr, "clearway eval: %s:%d: expected 'same|diff NAME N NAME N'\n", path,
+                    lineno);
+            free(p);
+            fclose(f);
+            return -1;
+        }
+        long a = find_photo(s, na, ia);
+        long b = find_photo(s, nb, ib);
+        if (a < 0 || b < 0) {
+            (*missing)++;
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            pair_t *q = realloc(p, cap * sizeof(*p));
+            if (q == NULL) {
+                break;
+            }
+            p = q;
+        }
+        p[n++] = (pair_t){a, b, strcmp(label, "same") == 0, 0.0f};
+    }
+    fclose(f);
+    if (p == NULL) {
+        return -1;
+    }
+    *out = p;
+    *n_out = n;
+    return 0;
+}
+
+static int score_bin(float s)
+{
+    double x = ((double)s + 1.0) * 0.5 * (SCORE_BINS - 1);
+    int b = (int)lround(x);
+    return b < 0 ? 0 : b >= SCORE_BINS ? SCORE_BINS - 1 : b;
+}
+
+static double bin_score(int b)
+{
+    return (double)b / (SCORE_BINS - 1) * 2.0 - 1.0;
+}
+
+typedef struct hist_job {
+    const eval_set_t *set;
+    uint64_t (*gen)[SCORE_BINS];
+    uint64_t (*imp)[SCORE_BINS];
+} hist_job_t;
+
+// Row i: photo i against every later photo.
+static int hist_row(void *ctx, size_t i, int worker)
+{
+    hist_job_t *j = ctx;
+    const eval_set_t *s = j->set;
+    for (size_t k = i + 1; k < s->n; k++) {
+        float sc = pair_score(s, (long)i, (long)k);
+        if (s->photos[i].person == s->photos[k].person) {
+            j->gen[worker][score_bin(sc)]++;
+        } else {
+            j->imp[worker][score_bin(sc)]++;
+        }
+    }
+    return 0;
+}
+
+typedef struct rates {
+    uint64_t n_gen, n_imp;
+    double eer, eer_threshold;
+    double fnmr_1e3, thr_1e3, fnmr_1e4, thr_1e4;
+} rates_t;
+
+// FNMR at the lowest threshold whose FMR is <= fmr.
+static void at_fmr(const uint64_t *gen, const uint64_t *imp, const rates_t *r, double fmr,
+                   double *fnmr, double *thr)
+{
+    uint64_t cum_imp = 0;
+    int b = SCORE_BINS - 1;
+    for (; b >= 0; b--) {
+        if ((double)(cum_imp + imp[b]) > fmr * (double)r->n_imp) {
+            break;
+        }
+        cum_imp += imp[b];
+    }
+    // Accept scores in bins above b.
+    uint64_t rejected = 0;
+    for (int k = 0; k <= b; k++) {
+        rejected += gen[k];
+    }
+    *fnmr = r->n_gen ? (double)rejected / r->n_gen : 0.0;
+    *thr = b + 1 < SCORE_BINS ? bin_score(b) + 0.5 * (2.0 / (SCORE_BINS - 1)) : 1.0;
+}
+
+static void compute_rates(const uint64_t *gen, const uint64_t *imp, rates_t *r)
+{
+    r->n_gen = r->n_imp = 0;
+    for (int b = 0; b < SCORE_BINS; b++) {
+        r->n_gen += gen[b];
+        r->n_imp += imp[b];
+    }
+    // EER: walk the threshold up; FNMR rises, FMR falls.
+    uint64_t rej_gen = 0;
+    uint64_t acc_imp = r->n_imp;
+    r->eer = 1.0;
+    for (int b = 0; b < SCORE_BINS; b++) {
+        double fnmr = r->n_gen ? (double)rej_gen / r->n_gen : 0.0;
+        double fmr = r->n_imp ? (double)acc_imp / r->n_imp : 0.0;
+        if (fnmr >= fmr) {
+            r->eer = 0.5 * (fnmr + fmr);
+            r->eer_threshold = bin_score(b);
+            break;
+        }
+        rej_gen += gen[b];
+        acc_imp -= imp[b];
+    }
+    at_fmr(gen, imp, r, 1e-3, &r->fnmr_1e3, &r->thr_1e3);
+    at_fmr(gen, imp, r, 1e-4, &r->fnmr_1e4, &r->thr_1e4);
+}
+
+// Rank-1: each person's first photo with a template is enrolled; the others are searched.
+static void rank1(const eval_set_t *s, size_t *n_probe, size_t *n_correct, size_t *n_gallery)
+{
+    long *first = malloc(s->n_people * sizeof(long));
+    *n_probe = *n_correct = *n_gallery = 0;
+    if (first == NULL) {
+        return;
+    }
+    for (size_t p = 0; p < s->n_people; p++) {
+        first[p] = -1;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->photos[i].ok && first[s->photos[i].person] < 0) {
+            first[s->photos[i].person] = (long)i;
+            (*n_gallery)++;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        int pi = s->photos[i].person;
+        if (first[pi] < 0 || first[pi] == (long)i) {
+            continue;
+        }
+        (*n_probe)++; // a photo without a template counts as a miss
+        if (!s->photos[i].ok) {
+            continue;
+        }
+        float best = -2.0f;
+        size_t best_p = 0;
+        for (size_t p = 0; p < s->n_people; p++) {
+            if (first[p] >= 0) {
+                float sc = pair_score(s, (long)i, first[p]);
+                if (sc > best) {
+                    best = sc;
+                    best_p = p;
+                }
+            }
+        }
+        *n_correct += best_p == (size_t)pi;
+    }
+    free(first);
+}
+
+static int parse_eval(int argc, char **argv, eval_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (argc < 2 || strcmp(argv[1], "face") != 0) {
+        return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE`");
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = strcmp(a, "--root") == 0 || strcmp(a, "--pairs") == 0 ||
+                    strcmp(a, "--scores") == 0 || strcmp(a, "--threads") == 0 ||
+                    strcmp(a, "--limit") == 0 || strcmp(a, "--min-face") == 0 ||
+                    strcmp(a, "--subject") == 0;
+        if (takes && v == NULL) {
+            return cw_cli_usage_error("eval", "%s needs a value", a);
+        }
+        char *end = NULL;
+        if (strcmp(a, "--root") == 0) {
+            o->root = v;
+        } else if (strcmp(a, "--pairs") == 0) {
+            o->pairs = v;
+        } else if (strcmp(a, "--scores") == 0) {
+            o->scores = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || n < 1 || n > 256) {
+                return cw_cli_usage_error("eval", "--threads must be 1..256");
+            }
+            o->threads = (int)n;
+        } else if (strcmp(a, "--limit") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || n < 1 || n > 100000000) {
+                return cw_cli_usage_error("eval", "--limit must be a positive count");
+            }
+            o->limit = (int)n;
+        } else if (strcmp(a, "--min-face") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || n < 12 || n > 4096) {
+                return cw_cli_usage_error("eval", "--min-face must be 12..4096");
+            }
+            o->cfg.min_face = (int)n;
+        } else if (strcmp(a, "--subject") == 0) {
+            if (cw_cli_face_policy(v, &o->policy) != 0) {
+                return cw_cli_usage_error("eval", "--subject must be auto, largest or central");
+            }
+        } else if (strcmp(a, "--no-flip") == 0) {
+            o->cfg.flip_average = -1;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else {
+            return cw_cli_usage_error("eval", "unknown argument '%s'", a);
+        }
+        i += takes;
+    }
+    if (o->root == NULL || o->pairs == NULL) {
+        return cw_cli_usage_error("eval", "--root and --pairs are required");
+    }
+    return 0;
+}
+
+static void free_set(eval_set_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->photos[i].path);
+    }
+    free(s->photos);
+    free_names(s->people, s->n_people);
+    if (s->tpl != NULL) {
+        cw_free_wipe(s->tpl, s->n * sizeof(*s->tpl));
+    }
+}
+
+static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size_t n_pairs,
+                  size_t missing, const rates_t *r, double secs)
+{
+    size_t fta = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        fta += !s->photos[i].ok;
+    }
+    enum { FOLDS = 10 };
+    float *scratch = malloc((n_pairs + 1) * sizeof(float));
+    if (scratch == NULL) {
+        return -1;
+    }
+    double acc[FOLDS];
+    double mean = 0.0;
+    double sd = 0.0;
+    for (int f = 0; f < FOLDS; f++) {
+        acc[f] = n_pairs >= FOLDS ? fold_accuracy(pairs, n_pairs, f, FOLDS, scratch) : 0.0;
+        mean += acc[f] / FOLDS;
+    }
+    for (int f = 0; f < FOLDS; f++) {
+        sd += (acc[f] - mean) * (acc[f] - mean) / FOLDS;
+    }
+    sd = sqrt(sd);
+    free(scratch);
+    size_t n_probe;
+    size_t n_correct;
+    size_t n_gallery;
+    rank1(s, &n_probe, &n_correct, &n_gallery);
+    double r1 = n_probe ? (double)n_correct / n_probe : 0.0;
+    if (o->json) {
+        json_t *j = json_pack(
+            "{s:i,s:i,s:i,s:f,s:{s:i,s:i,s:f,s:f},s:{s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f},"
+            "s:{s:i,s:i,s:f},s:f}",
+            "photos", (int)s->n, "people", (int)s->n_people, "fta", (int)fta, "fta_rate",
+            (double)fta / s->n, "lfw", "pairs", (int)n_pairs, "pairs_missing", (int)missing,
+            "accuracy", mean, "stddev", sd, "all_pairs", "genuine", (json_int_t)r->n_gen,
+            "impostor", (json_int_t)r->n_imp, "eer", r->eer, "eer_threshold", r->eer_threshold,
+            "fnmr_at_fmr_1e-3", r->fnmr_1e3, "threshold_1e-3", r->thr_1e3, "fnmr_at_fmr_1e-4",
+            r->fnmr_1e4, "threshold_1e-4", r->thr_1e4, "rank1", "gallery", (int)n_gallery, "probes",
+            (int)n_probe, "rate", r1, "seconds", secs);
+        char *txt = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        if (txt != NULL) {
+            puts(txt);
+            free(txt);
+        }
+        json_decref(j);
+    } else {
+        printf("photos %zu (%zu people), no face found in %zu (FTA %.2f%%), %.1f s\n", s->n,
+               s->n_people, fta, 100.0 * fta / s->n, secs);
+        printf("LFW 10-fold accuracy %.2f%% +- %.2f on %zu pairs%s\n", 100.0 * mean, 100.0 * sd,
+               n_pairs, missing ? " (some pairs name photos not in the set)" : "");
+        printf("all pairs: %llu genuine, %llu impostor; EER %.2f%% at %.4f\n",
+               (unsigned long long)r->n_gen, (unsigned long long)r->n_imp, 100.0 * r->eer,
+               r->eer_threshold);
+        printf("FNMR %.2f%% at FMR 1e-3 (threshold %.4f), FNMR %.2f%% at FMR 1e-4 (threshold "
+               "%.4f)\n",
+               100.0 * r->fnmr_1e3, r->thr_1e3, 100.0 * r->fnmr_1e4, r->thr_1e4);
+        printf("1:N rank-1 %.2f%% (%zu of %zu probes, gallery of %zu)\n", 100.0 * r1, n_correct,
+               n_probe, n_gallery);
+    }
+    return 0;
+}
+
+static int write_scores(const char *path, const eval_set_t *s, const pair_t *p, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "clearway eval: cannot write %s\n", path);
+        return -1;
+    }
+    fprintf(f, "# label\tscore\tname_a\timage_a\tname_b\timage_b\n");
+    for (size_t i = 0; i < n; i++) {
+        const photo_t *a = &s->photos[p[i].a];
+        const photo_t *b = &s->photos[p[i].b];
+        fprintf(f, "%s\t%.6f\t%s\t%d\t%s\t%d\n", p[i].same ? "same" : "diff", p[i].score,
+                s->people[a->person], a->number, s->people[b->person], b->number);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "clearway eval: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_eval(int argc, char **argv)
+{
+    eval_opts_t o;
+    int rc = parse_eval(argc, argv, &o);
+    if (rc != 0) {
+        return rc;
+    }
+    eval_set_t s = {0};
+    int ret = CW_EXIT_FAIL;
+    cw_pool_t *pool = NULL;
+    cw_cli_face_t *workers = NULL;
+    pair_t *pairs = NULL;
+    size_t n_pairs = 0;
+    size_t missing = 0;
+    uint64_t(*gen)[SCORE_BINS] = NULL;
+    uint64_t(*imp)[SCORE_BINS] = NULL;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (scan_root(&o, &s) != 0 || read_pairs(o.pairs, &s, &pairs, &n_pairs, &missing) != 0) {
+        goto out;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = o.threads > 0 ? o.threads : (int)(ncpu > 0 ? ncpu : 1);
+    if (cw_pool_create(threads - 1, &pool) != 0) {
+        fprintf(stderr, "clearway eval: cannot start %d threads\n", threads);
+        goto out;
+    }
+    int n_workers = cw_pool_size(pool) + 1;
+    workers = calloc((size_t)n_workers, sizeof(*workers));
+    s.tpl = cw_calloc(s.n, sizeof(*s.tpl));
+    gen = calloc((size_t)n_workers, sizeof(*gen));
+    imp = calloc((size_t)n_workers, sizeof(*imp));
+    if (workers == NULL || s.tpl == NULL || gen == NULL || imp == NULL) {
+        fprintf(stderr, "clearway eval: out of memory\n");
+        goto out;
+    }
+    for (int w = 0; w < n_workers; w++) {
+        cw_face_config_t cfg = o.cfg;
+        if (cw_cli_face_open(&cfg, &workers[w]) != 0) {
+            goto out;
+        }
+    }
+    enrol_job_t job = {&s, workers, o.policy, 0, 0, time(NULL), isatty(2)};
+    cw_pool_parallel_for(pool, s.n, enrol_one, &job);
+    if (job.failed_read > 0) {
+        fprintf(stderr, "clearway eval: %zu photos could not be read (counted as no face)\n",
+                job.failed_read);
+    }
+    for (size_t i = 0; i < n_pairs; i++) {
+        pairs[i].score = pair_score(&s, pairs[i].a, pairs[i].b);
+    }
+    hist_job_t hj = {&s, gen, imp};
+    cw_pool_parallel_for(pool, s.n, hist_row, &hj);
+    for (int w = 1; w < n_workers; w++) {
+        for (int b = 0; b < SCORE_BINS; b++) {
+            gen[0][b] += gen[w][b];
+            imp[0][b] += imp[w][b];
+        }
+    }
+    rates_t r;
+    compute_rates(gen[0], imp[0], &r);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+    if (report(&o, &s, pairs, n_pairs, missing, &r, secs) != 0) {
+        goto out;
+    }
+    if (o.scores != NULL && write_scores(o.scores, &s, pairs, n_pairs) != 0) {
+        goto out;
+    }
+    ret = CW_EXIT_OK;
+out:
+    if (workers != NULL) {
+        for (int w = 0; pool != NULL && w <= cw_pool_size(pool); w++) {
+            cw_cli_face_close(&workers[w]);
+        }
+        free(workers);
+    }
+    cw_pool_destroy(pool);
+    free(gen);
+    free(imp);
+    free(pairs);
+    free_set(&s);
+    return ret;
+}

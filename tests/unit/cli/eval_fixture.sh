@@ -1,0 +1,29 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# eval_fixture.sh EXPECT CLEARWAY DEPS DIR
+# Lays out a tiny labelled set in DIR from the sample photos (two "people", each photo twice:
+# the original and a copy, so genuine pairs exist) with a pairs file, then checks that
+# `clearway eval face` enrols it and reports every figure.
+set -e
+expect=$1 cw=$2 deps=$3 dir=$4
+rm -rf "$dir"
+mkdir -p "$dir/root/Ann_A" "$dir/root/Bob_B"
+cp "$deps/npm/face-api/demo/sample1.jpg" "$dir/root/Ann_A/Ann_A_0001.jpg"
+cp "$deps/npm/face-api/demo/sample1.jpg" "$dir/root/Ann_A/Ann_A_0002.jpg"
+cp "$deps/npm/face-api/demo/sample3.jpg" "$dir/root/Bob_B/Bob_B_0001.jpg"
+cp "$deps/npm/face-api/demo/sample3.jpg" "$dir/root/Bob_B/Bob_B_0002.jpg"
+printf '# label\tname_a\timage_a\tname_b\timage_b\n' >"$dir/pairs.tsv"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    printf 'same\tAnn_A\t1\tAnn_A\t2\nsame\tBob_B\t1\tBob_B\t2\ndiff\tAnn_A\t1\tBob_B\t2\n' \
+        >>"$dir/pairs.tsv"
+done
+CLEARWAY_DEPS=$deps "$expect" 0 "^photos 4 \(2 people\), no face found in 0" \
+    "^LFW 10-fold accuracy 100\.00%" "^all pairs: 2 genuine, 4 impostor" \
+    "^1:N rank-1 100\.00% \(2 of 2 probes, gallery of 2\)" "enrolling" \
+    -- "$cw" eval face --root "$dir/root" --pairs "$dir/pairs.tsv" --min-face 60 \
+    --subject largest --scores "$dir/scores.tsv" --threads 2
+grep -q "^same	1.000000	Ann_A	1	Ann_A	2$" "$dir/scores.tsv"
+# A malformed pairs file is refused with the line number.
+printf 'same\tAnn_A\tone\n' >"$dir/bad.tsv"
+CLEARWAY_DEPS=$deps "$expect" 1 "bad.tsv:1: expected" -- \
+    "$cw" eval face --root "$dir/root" --pairs "$dir/bad.tsv" --min-face 60
