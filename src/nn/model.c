@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Loading and owning a model: reading the file (with a size cap, before anything is parsed),
-// recognising the format, handing the bytes to the format's loader (tflite.c), and the
-// accessors for the graph's inputs and outputs. A model is immutable once loaded, so the
-// accessors need no locking.
+// recognising the format, handing the bytes to the format's loader (tflite.c) and the result to
+// the graph rewrites (fuse.c), and the accessors for the graph's inputs and outputs. A model is
+// immutable once loaded, so the accessors need no locking.
 #include "nn_internal.h"
 
 #include "clearway/alloc.h"
@@ -104,6 +104,9 @@ int cw_nn_model_load_mem(const uint8_t *buf, size_t len, cw_nn_model_t **out, ch
         return cw_diag_set(diag, diag_len, CW_ENOMEM, "out of memory");
     }
     int rc = cw__nn_load_tflite(buf, len, m, diag, diag_len);
+    if (rc == 0) {
+        rc = cw__nn_fuse(m, diag, diag_len);
+    }
     if (rc != 0) {
         cw_nn_model_destroy(m);
         return rc;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 typedef enum cw_nn_op {
+    /* Convolutions and FC take a 4th input, the PReLU slopes, when act is CW_NN_ACT_PRELU. */
     CW_NN_OP_CONV2D,           /* in: x, weights [Cout,KH,KW,Cin], bias [Cout] or -1 */
     CW_NN_OP_DEPTHWISE_CONV2D, /* in: x, weights [1,KH,KW,Cin*mult], bias or -1 */
     CW_NN_OP_FULLY_CONNECTED,  /* in: x (flattened to [rows, K]), weights [N,K], bias or -1 */
@@ -58,7 +59,13 @@ typedef enum cw_nn_act {
     CW_NN_ACT_RELU,
     CW_NN_ACT_RELU6,
     CW_NN_ACT_RELU_N1_TO_1,
-    CW_NN_ACT_TANH
+    CW_NN_ACT_TANH,
+    /*
+     * Per-channel PReLU, set only by cw__nn_fuse on CONV2D, DEPTHWISE_CONV2D and
+     * FULLY_CONNECTED: the slopes are the node's input 3, a constant of the output's channel count
+     * (the last dimension). Never read from a file.
+     */
+    CW_NN_ACT_PRELU
 } cw_nn_act_t;
 
 typedef enum cw_nn_padding { CW_NN_PAD_SAME = 0, CW_NN_PAD_VALID = 1 } cw_nn_padding_t;
@@ -140,6 +147,16 @@ struct cw_nn_model {
  */
 int cw__nn_load_tflite(const uint8_t *buf, size_t len, struct cw_nn_model *model, char *diag,
                        size_t diag_len);
+
+/*
+ * cw__nn_fuse: rewrite a loaded model in place for speed without changing what it computes.
+ * PReLU written as chains of element-wise ops (relu(x) + c * (x - |x|) in MobileFaceNet,
+ * relu(x) + c * -relu(-x) in MTCNN) becomes one PRELU node, and a PRELU or LEAKY_RELU that is the
+ * only reader of a convolution's or fully connected layer's output becomes that node's
+ * CW_NN_ACT_PRELU epilogue. Tensors and nodes left unused are dropped, so indices change.
+ * Returns 0, or CW_ENOMEM, after which the model is half rewritten and may only be freed.
+ */
+int cw__nn_fuse(struct cw_nn_model *model, char *diag, size_t diag_len);
 
 /* Free the arrays of a model (not the struct itself). */
 void cw__nn_model_free(struct cw_nn_model *model);

@@ -2,9 +2,12 @@
 // The operators: shape inference and float32 execution in NHWC, as TFLite defines them. Each
 // heavy operator has a plain reference loop (what CW_FORCE_SCALAR=1 runs, and what the tests
 // compare against) and a fast path: convolutions and fully connected layers become GEMMs
-// (im2col in tiles for k > 1) through OpenBLAS; element-wise work is written so the compiler
-// vectorises it.
+// (im2col in tiles for k > 1) or, for one row, GEMVs through OpenBLAS, finished by the bias and
+// activation epilogue of kernels/ (which also has the fast depthwise convolution); element-wise
+// work is written so the compiler vectorises it.
 #include "ops.h"
+
+#include "kernels/kernels.h"
 
 #include "clearway/cpu.h"
 #include "clearway/err.h"
@@ -12,6 +15,7 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 // im2col is done for this many output pixels at a time, to bound scratch memory.
@@ -20,6 +24,17 @@ enum { IM2COL_TILE = 512 };
 static int use_fast(void)
 {
     return !cw_cpu_forced_scalar();
+}
+
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+void cw__nn_ops_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_single_thread);
 }
 
 // ---- shape helpers ---------------------------------------------------------------------------
@@ -108,6 +123,17 @@ static int slice_axis(const cw_nn_node_t *node, int i, int n, int *begin, int *l
 
 // ---- shape inference -------------------------------------------------------------------------
 
+// A PReLU epilogue needs one constant slope per output channel (input 3, see nn_internal.h).
+static int act_fits(const cw_nn_model_t *m, const cw_nn_node_t *node, const cw_nn_shape_t *shapes,
+                    int channels)
+{
+    if (node->act != CW_NN_ACT_PRELU) {
+        return 1;
+    }
+    int a = node->n_in > 3 ? node->in[3] : -1;
+    return a >= 0 && m->tensors[a].is_const && cw__nn_numel(&shapes[a]) == (size_t)channels;
+}
+
 int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t *shapes,
                  size_t *scratch_floats, char *diag, size_t diag_len)
 {
@@ -148,9 +174,11 @@ int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t
                 goto bad;
             }
             cout = w->dims[3];
+            *scratch_floats = (size_t)cout; // zeros for an absent bias (the fast kernel's)
         }
-        if (node->n_in > 2 && node->in[2] >= 0 &&
-            cw__nn_numel(&shapes[node->in[2]]) != (size_t)cout) {
+        if ((node->n_in > 2 && node->in[2] >= 0 &&
+             cw__nn_numel(&shapes[node->in[2]]) != (size_t)cout) ||
+            !act_fits(m, node, shapes, cout)) {
             goto bad;
         }
         o.rank = 4;
@@ -169,8 +197,9 @@ int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t
         if (k == 0 || n % k != 0 || n / k > INT32_MAX) {
             goto bad;
         }
-        if (node->n_in > 2 && node->in[2] >= 0 &&
-            cw__nn_numel(&shapes[node->in[2]]) != (size_t)w->dims[0]) {
+        if ((node->n_in > 2 && node->in[2] >= 0 &&
+             cw__nn_numel(&shapes[node->in[2]]) != (size_t)w->dims[0]) ||
+            !act_fits(m, node, shapes, w->dims[0])) {
             goto bad;
         }
         if (node->p.fc.keep_num_dims) {
@@ -348,8 +377,14 @@ bad:
 }
 
 // ---- execution helpers -----------------------------------------------------------------------
+//
+// Kernels take restrict-qualified pointers wherever input and output cannot overlap (the plan
+// gives every tensor alive at the same node its own memory), which is what lets the compiler
+// vectorise their inner loops without run-time overlap checks.
 
-static void apply_act(float *y, size_t n, cw_nn_act_t act)
+// A node's activation over one row of `n` values; for PReLU the row is one pixel's channels and
+// alpha holds their slopes.
+static void act_row(float *restrict y, size_t n, cw_nn_act_t act, const float *restrict alpha)
 {
     switch (act) {
     case CW_NN_ACT_NONE:
@@ -374,6 +409,25 @@ static void apply_act(float *y, size_t n, cw_nn_act_t act)
             y[i] = tanhf(y[i]);
         }
         return;
+    case CW_NN_ACT_PRELU:
+        // Both sides computed whatever the sign, so the select vectorises (see kernels.c).
+        for (size_t i = 0; i < n; i++) {
+            float v = y[i], scaled = v * alpha[i];
+            y[i] = v >= 0.0f ? v : scaled;
+        }
+        return;
+    }
+}
+
+// The activation of a node whose output has n values and `channels` per pixel (the last axis).
+static void apply_act(float *y, size_t n, size_t channels, cw_nn_act_t act, const float *alpha)
+{
+    if (act != CW_NN_ACT_PRELU) {
+        act_row(y, n, act, NULL);
+        return;
+    }
+    for (size_t i = 0; i < n; i += channels) {
+        act_row(y + i, channels, act, alpha);
     }
 }
 
@@ -415,57 +469,72 @@ static void conv_ref(const float *x, const cw_nn_shape_t *xs, const float *w,
     }
 }
 
-// Fast convolution: GEMM of (output pixels x K) by weights^T; for 1x1 stride-1 the input is
-// already that matrix, otherwise im2col fills scratch a tile of output pixels at a time.
+// One row of the im2col matrix: the KH x KW x C input values under output pixel (iy0, ix0), zero
+// where the window hangs over the edge. Undilated, a kernel row is one contiguous run of KW * C
+// floats, copied at once (per tap, pnet's first layer would copy 12 bytes at a time).
+static void im2col_pixel(float *col, const float *xn, int H, int W, int C, int iy0, int ix0, int KH,
+                         int KW, int dh, int dw)
+{
+    size_t run = (size_t)KW * C;
+    for (int ky = 0; ky < KH; ky++) {
+        int iy = iy0 + ky * dh;
+        float *dst = col + ky * run;
+        if (iy < 0 || iy >= H) {
+            memset(dst, 0, run * sizeof(float));
+            continue;
+        }
+        const float *src = xn + (size_t)iy * W * C;
+        if (dw == 1 && ix0 >= 0 && ix0 + KW <= W) {
+            memcpy(dst, src + (size_t)ix0 * C, run * sizeof(float));
+            continue;
+        }
+        for (int kx = 0; kx < KW; kx++) {
+            int ix = ix0 + kx * dw;
+            if (ix < 0 || ix >= W) {
+                memset(dst + (size_t)kx * C, 0, (size_t)C * sizeof(float));
+            } else {
+                memcpy(dst + (size_t)kx * C, src + (size_t)ix * C, (size_t)C * sizeof(float));
+            }
+        }
+    }
+}
+
+// Fast convolution: GEMM of (output pixels x K) by weights^T, a tile of output pixels at a time
+// (for 1x1 stride 1 the input rows are that matrix already; otherwise im2col fills scratch), each
+// tile finished by the bias-and-activation epilogue while it is in cache.
 static void conv_gemm(const float *x, const cw_nn_shape_t *xs, const float *w,
-                      const cw_nn_shape_t *ws, const float *bias, float *y, const cw_nn_shape_t *ys,
-                      int sh, int sw, int dh, int dw, int ph, int pw, float *scratch)
+                      const cw_nn_shape_t *ws, const float *bias, cw_nn_act_t act,
+                      const float *alpha, float *y, const cw_nn_shape_t *ys, int sh, int sw, int dh,
+                      int dw, int ph, int pw, float *scratch)
 {
     int N = xs->dims[0], H = xs->dims[1], W = xs->dims[2], C = xs->dims[3];
     int O = ws->dims[0], KH = ws->dims[1], KW = ws->dims[2];
     int OH = ys->dims[1], OW = ys->dims[2];
     int K = KH * KW * C;
     size_t P = (size_t)OH * OW;
+    int direct = KH == 1 && KW == 1 && sh == 1 && sw == 1;
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * H * W * C;
         float *yn = y + (size_t)n * P * O;
-        if (bias != NULL) {
-            for (size_t p = 0; p < P; p++) {
-                memcpy(yn + p * O, bias, (size_t)O * sizeof(float));
-            }
-        } else {
-            memset(yn, 0, P * O * sizeof(float));
-        }
-        if (KH == 1 && KW == 1 && sh == 1 && sw == 1) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, O, K, 1.0f, xn, K, w, K,
-                        1.0f, yn, O);
-            continue;
-        }
         for (size_t p0 = 0; p0 < P; p0 += IM2COL_TILE) {
             size_t rows = P - p0 < IM2COL_TILE ? P - p0 : IM2COL_TILE;
-            for (size_t r = 0; r < rows; r++) {
-                int oy = (int)((p0 + r) / OW), ox = (int)((p0 + r) % OW);
-                float *col = scratch + r * K;
-                for (int ky = 0; ky < KH; ky++) {
-                    int iy = oy * sh - ph + ky * dh;
-                    for (int kx = 0; kx < KW; kx++) {
-                        int ix = ox * sw - pw + kx * dw;
-                        float *dst = col + ((size_t)ky * KW + kx) * C;
-                        if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
-                            memset(dst, 0, (size_t)C * sizeof(float));
-                        } else {
-                            memcpy(dst, xn + ((size_t)iy * W + ix) * C, (size_t)C * sizeof(float));
-                        }
-                    }
+            const float *a = xn + p0 * K;
+            if (!direct) {
+                for (size_t r = 0; r < rows; r++) {
+                    int oy = (int)((p0 + r) / OW), ox = (int)((p0 + r) % OW);
+                    im2col_pixel(scratch + r * K, xn, H, W, C, oy * sh - ph, ox * sw - pw, KH, KW,
+                                 dh, dw);
                 }
+                a = scratch;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, O, K, 1.0f, scratch, K,
-                        w, K, 1.0f, yn + p0 * O, O);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, O, K, 1.0f, a, K, w, K,
+                        0.0f, yn + p0 * O, O);
+            cw__nn_kernels()->epilogue(yn + p0 * O, rows, (size_t)O, bias, act, alpha);
         }
     }
 }
 
-// Depthwise convolution; the channel loop is innermost and contiguous, so it vectorises.
+// Reference depthwise convolution; the channel loop is innermost and contiguous.
 static void depthwise(const float *x, const cw_nn_shape_t *xs, const float *w,
                       const cw_nn_shape_t *ws, const float *bias, float *y, const cw_nn_shape_t *ys,
                       int mult, int sh, int sw, int dh, int dw, int ph, int pw)
@@ -560,7 +629,7 @@ static void pool(const float *x, const cw_nn_shape_t *xs, float *y, const cw_nn_
     }
 }
 
-static float binop(cw_nn_op_t op, float a, float b)
+static inline float binop(cw_nn_op_t op, float a, float b)
 {
     switch (op) {
     case CW_NN_OP_ADD:
@@ -586,6 +655,41 @@ static float binop(cw_nn_op_t op, float a, float b)
     }
 }
 
+// The flat broadcast patterns: a and b are each either the whole tensor (rep 0) or a block of p
+// values repeated along it (rep 1; p = 1 for a scalar, the channel count for a per-channel
+// vector). Always inlined with op a constant, so each caller gets its own loops, free of the
+// switch, that the compiler vectorises.
+static inline __attribute__((always_inline)) void binary_flat(cw_nn_op_t op,
+                                                              const float *restrict a, int a_rep,
+                                                              const float *restrict b, int b_rep,
+                                                              float *restrict y, size_t n, size_t p)
+{
+    if (!a_rep && !b_rep) {
+        for (size_t i = 0; i < n; i++) {
+            y[i] = binop(op, a[i], b[i]);
+        }
+    } else if (p == 1 && b_rep) {
+        float s = b[0];
+        for (size_t i = 0; i < n; i++) {
+            y[i] = binop(op, a[i], s);
+        }
+    } else if (p == 1) {
+        float s = a[0];
+        for (size_t i = 0; i < n; i++) {
+            y[i] = binop(op, s, b[i]);
+        }
+    } else {
+        for (size_t i = 0; i < n; i += p) {
+            const float *restrict ai = a_rep ? a : a + i;
+            const float *restrict bi = b_rep ? b : b + i;
+            float *restrict yi = y + i;
+            for (size_t j = 0; j < p; j++) {
+                yi[j] = binop(op, ai[j], bi[j]);
+            }
+        }
+    }
+}
+
 // Element-wise binary op with numpy broadcasting. Common cases (same shape, scalar, a vector
 // over the last axis) get flat loops; the general case walks a 4-D index with zero strides.
 static void binary(cw_nn_op_t op, const float *a, const cw_nn_shape_t *as, const float *b,
@@ -593,48 +697,44 @@ static void binary(cw_nn_op_t op, const float *a, const cw_nn_shape_t *as, const
 {
     size_t n = cw__nn_numel(ys);
     size_t na = cw__nn_numel(as), nb = cw__nn_numel(bs);
-    if (na == n && nb == n) {
+    int last = ys->dims[ys->rank - 1];
+    int a_rep = na != n, b_rep = nb != n;
+    size_t p = a_rep ? na : nb;
+    int flat = (!a_rep && !b_rep) ||
+               (!a_rep && (nb == 1 || (nb == (size_t)last && bs->dims[bs->rank - 1] == last))) ||
+               (!b_rep && (na == 1 || (na == (size_t)last && as->dims[as->rank - 1] == last)));
+    if (flat) {
         switch (op) {
         case CW_NN_OP_ADD:
-            for (size_t i = 0; i < n; i++) {
-                y[i] = a[i] + b[i];
-            }
+            binary_flat(CW_NN_OP_ADD, a, a_rep, b, b_rep, y, n, p);
             return;
         case CW_NN_OP_SUB:
-            for (size_t i = 0; i < n; i++) {
-                y[i] = a[i] - b[i];
-            }
+            binary_flat(CW_NN_OP_SUB, a, a_rep, b, b_rep, y, n, p);
             return;
         case CW_NN_OP_MUL:
-            for (size_t i = 0; i < n; i++) {
-                y[i] = a[i] * b[i];
-            }
+            binary_flat(CW_NN_OP_MUL, a, a_rep, b, b_rep, y, n, p);
+            return;
+        case CW_NN_OP_DIV:
+            binary_flat(CW_NN_OP_DIV, a, a_rep, b, b_rep, y, n, p);
+            return;
+        case CW_NN_OP_MAXIMUM:
+            binary_flat(CW_NN_OP_MAXIMUM, a, a_rep, b, b_rep, y, n, p);
+            return;
+        case CW_NN_OP_MINIMUM:
+            binary_flat(CW_NN_OP_MINIMUM, a, a_rep, b, b_rep, y, n, p);
+            return;
+        case CW_NN_OP_GREATER_EQUAL:
+            binary_flat(CW_NN_OP_GREATER_EQUAL, a, a_rep, b, b_rep, y, n, p);
+            return;
+        case CW_NN_OP_LESS:
+            binary_flat(CW_NN_OP_LESS, a, a_rep, b, b_rep, y, n, p);
+            return;
+        case CW_NN_OP_PRELU:
+            binary_flat(CW_NN_OP_PRELU, a, a_rep, b, b_rep, y, n, p);
             return;
         default:
-            for (size_t i = 0; i < n; i++) {
-                y[i] = binop(op, a[i], b[i]);
-            }
             return;
         }
-    }
-    int last = ys->dims[ys->rank - 1];
-    if (na == n && (nb == 1 || (nb == (size_t)last && bs->dims[bs->rank - 1] == last))) {
-        size_t period = nb;
-        for (size_t i = 0; i < n; i += period) {
-            for (size_t j = 0; j < period; j++) {
-                y[i + j] = binop(op, a[i + j], b[j]);
-            }
-        }
-        return;
-    }
-    if (nb == n && (na == 1 || (na == (size_t)last && as->dims[as->rank - 1] == last))) {
-        size_t period = na;
-        for (size_t i = 0; i < n; i += period) {
-            for (size_t j = 0; j < period; j++) {
-                y[i + j] = binop(op, a[j], b[i + j]);
-            }
-        }
-        return;
     }
     // General: right-align both shapes to 4-D and use stride 0 on broadcast axes.
     int d[4], sa[4], sb[4];
@@ -667,6 +767,76 @@ static void binary(cw_nn_op_t op, const float *a, const cw_nn_shape_t *as, const
                 }
             }
         }
+    }
+}
+
+// Element-wise unary ops (input and output never overlap, see the plan).
+static void unary(const cw_nn_node_t *node, const float *restrict x, float *restrict y, size_t n)
+{
+    switch (node->op) {
+    case CW_NN_OP_RELU:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        }
+        return;
+    case CW_NN_OP_RELU6:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = x[i] < 0.0f ? 0.0f : (x[i] > 6.0f ? 6.0f : x[i]);
+        }
+        return;
+    case CW_NN_OP_LEAKY_RELU: {
+        float a = node->p.leaky.alpha;
+        for (size_t i = 0; i < n; i++) {
+            y[i] = x[i] >= 0.0f ? x[i] : x[i] * a;
+        }
+        return;
+    }
+    case CW_NN_OP_ABS:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = fabsf(x[i]);
+        }
+        return;
+    case CW_NN_OP_NEG:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = -x[i];
+        }
+        return;
+    case CW_NN_OP_EXP:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = expf(x[i]);
+        }
+        return;
+    case CW_NN_OP_LOGISTIC:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = 1.0f / (1.0f + expf(-x[i]));
+        }
+        return;
+    case CW_NN_OP_TANH:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = tanhf(x[i]);
+        }
+        return;
+    case CW_NN_OP_SQRT:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = sqrtf(x[i]);
+        }
+        return;
+    case CW_NN_OP_RSQRT:
+        for (size_t i = 0; i < n; i++) {
+            y[i] = 1.0f / sqrtf(x[i]);
+        }
+        return;
+    case CW_NN_OP_CAST:
+        if (node->p.cast.to_int) {
+            for (size_t i = 0; i < n; i++) {
+                y[i] = truncf(x[i]);
+            }
+        } else {
+            memcpy(y, x, n * sizeof(float));
+        }
+        return;
+    default:
+        return;
     }
 }
 
@@ -807,63 +977,96 @@ int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node)
     const float *w = node->n_in > 1 && node->in[1] >= 0 ? ctx->ptr[node->in[1]] : NULL;
     const cw_nn_shape_t *ws = node->n_in > 1 && node->in[1] >= 0 ? &ctx->shapes[node->in[1]] : NULL;
     const float *bias = node->n_in > 2 && node->in[2] >= 0 ? ctx->ptr[node->in[2]] : NULL;
+    const float *alpha = node->act == CW_NN_ACT_PRELU ? ctx->ptr[node->in[3]] : NULL;
+    size_t channels = (size_t)ys->dims[ys->rank - 1];
 
     switch (node->op) {
     case CW_NN_OP_CONV2D:
     case CW_NN_OP_DEPTHWISE_CONV2D: {
-        int oh, ow, ph, pw;
-        window_out(xs->dims[1], ws->dims[1], node->p.conv.stride_h, node->p.conv.dilation_h,
-                   node->p.conv.padding, &oh, &ph);
-        window_out(xs->dims[2], ws->dims[2], node->p.conv.stride_w, node->p.conv.dilation_w,
-                   node->p.conv.padding, &ow, &pw);
-        if (node->op == CW_NN_OP_DEPTHWISE_CONV2D) {
-            int mult = node->p.conv.depth_multiplier > 0 ? node->p.conv.depth_multiplier : 1;
-            depthwise(x, xs, w, ws, bias, y, ys, mult, node->p.conv.stride_h, node->p.conv.stride_w,
-                      node->p.conv.dilation_h, node->p.conv.dilation_w, ph, pw);
-        } else if (use_fast()) {
-            conv_gemm(x, xs, w, ws, bias, y, ys, node->p.conv.stride_h, node->p.conv.stride_w,
-                      node->p.conv.dilation_h, node->p.conv.dilation_w, ph, pw, ctx->scratch);
+        int oh = 0, ow = 0, ph = 0, pw = 0; // window_out cannot fail here: the plan checked it
+        int sh = node->p.conv.stride_h, sw = node->p.conv.stride_w;
+        int dh = node->p.conv.dilation_h, dw = node->p.conv.dilation_w;
+        window_out(xs->dims[1], ws->dims[1], sh, dh, node->p.conv.padding, &oh, &ph);
+        window_out(xs->dims[2], ws->dims[2], sw, dw, node->p.conv.padding, &ow, &pw);
+        int mult = node->p.conv.depth_multiplier > 0 ? node->p.conv.depth_multiplier : 1;
+        if (!use_fast()) {
+            if (node->op == CW_NN_OP_DEPTHWISE_CONV2D) {
+                depthwise(x, xs, w, ws, bias, y, ys, mult, sh, sw, dh, dw, ph, pw);
+            } else {
+                conv_ref(x, xs, w, ws, bias, y, ys, sh, sw, dh, dw, ph, pw);
+            }
+            apply_act(y, n, channels, node->act, alpha);
+        } else if (node->op == CW_NN_OP_CONV2D) {
+            conv_gemm(x, xs, w, ws, bias, node->act, alpha, y, ys, sh, sw, dh, dw, ph, pw,
+                      ctx->scratch);
+        } else if (mult == 1) {
+            if (bias == NULL) {
+                memset(ctx->scratch, 0, channels * sizeof(float));
+                bias = ctx->scratch;
+            }
+            cw__nn_dw_t d = {.x = x,
+                             .n = xs->dims[0],
+                             .h = xs->dims[1],
+                             .w = xs->dims[2],
+                             .c = xs->dims[3],
+                             .wt = w,
+                             .kh = ws->dims[1],
+                             .kw = ws->dims[2],
+                             .bias = bias,
+                             .act = node->act,
+                             .alpha = alpha,
+                             .y = y,
+                             .oh = oh,
+                             .ow = ow,
+                             .sh = sh,
+                             .sw = sw,
+                             .dh = dh,
+                             .dw = dw,
+                             .ph = ph,
+                             .pw = pw};
+            cw__nn_kernels()->depthwise(&d);
         } else {
-            conv_ref(x, xs, w, ws, bias, y, ys, node->p.conv.stride_h, node->p.conv.stride_w,
-                     node->p.conv.dilation_h, node->p.conv.dilation_w, ph, pw);
+            depthwise(x, xs, w, ws, bias, y, ys, mult, sh, sw, dh, dw, ph, pw);
+            apply_act(y, n, channels, node->act, alpha);
         }
-        apply_act(y, n, node->act);
         return 0;
     }
     case CW_NN_OP_FULLY_CONNECTED: {
         int N = ws->dims[0], K = ws->dims[1];
         int rows = (int)(cw__nn_numel(xs) / (size_t)K);
+        if (use_fast()) {
+            if (rows == 1) {
+                // One input row (the MTCNN heads): a matrix-vector product, which OpenBLAS does
+                // several times faster through gemv than through a 1-row gemm.
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, w, K, x, 1, 0.0f, y, 1);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, K, 1.0f, x, K, w, K,
+                            0.0f, y, N);
+            }
+            cw__nn_kernels()->epilogue(y, (size_t)rows, (size_t)N, bias, node->act, alpha);
+            return 0;
+        }
         for (int r = 0; r < rows; r++) {
             for (int j = 0; j < N; j++) {
-                y[(size_t)r * N + j] = bias != NULL ? bias[j] : 0.0f;
-            }
-        }
-        if (use_fast()) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, K, 1.0f, x, K, w, K, 1.0f,
-                        y, N);
-        } else {
-            for (int r = 0; r < rows; r++) {
-                for (int j = 0; j < N; j++) {
-                    float acc = 0.0f;
-                    for (int k = 0; k < K; k++) {
-                        acc += x[(size_t)r * K + k] * w[(size_t)j * K + k];
-                    }
-                    y[(size_t)r * N + j] += acc;
+                float acc = 0.0f;
+                for (int k = 0; k < K; k++) {
+                    acc += x[(size_t)r * K + k] * w[(size_t)j * K + k];
                 }
+                y[(size_t)r * N + j] = (bias != NULL ? bias[j] : 0.0f) + acc;
             }
         }
-        apply_act(y, n, node->act);
+        apply_act(y, n, channels, node->act, alpha);
         return 0;
     }
     case CW_NN_OP_MAX_POOL2D:
     case CW_NN_OP_AVG_POOL2D: {
-        int oh, ow, ph, pw;
+        int oh = 0, ow = 0, ph = 0, pw = 0; // window_out cannot fail here: the plan checked it
         window_out(xs->dims[1], node->p.pool.filter_h, node->p.pool.stride_h, 1,
                    node->p.pool.padding, &oh, &ph);
         window_out(xs->dims[2], node->p.pool.filter_w, node->p.pool.stride_w, 1,
                    node->p.pool.padding, &ow, &pw);
         pool(x, xs, y, ys, node, node->op == CW_NN_OP_MAX_POOL2D, ph, pw);
-        apply_act(y, n, node->act);
+        apply_act(y, n, channels, node->act, alpha);
         return 0;
     }
     case CW_NN_OP_ADD:
@@ -876,64 +1079,20 @@ int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node)
     case CW_NN_OP_LESS:
     case CW_NN_OP_PRELU:
         binary(node->op, x, xs, w, ws, y, ys);
-        apply_act(y, n, node->act);
+        apply_act(y, n, channels, node->act, alpha);
         return 0;
     case CW_NN_OP_RELU:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        }
-        return 0;
     case CW_NN_OP_RELU6:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = x[i] < 0.0f ? 0.0f : (x[i] > 6.0f ? 6.0f : x[i]);
-        }
-        return 0;
-    case CW_NN_OP_LEAKY_RELU: {
-        float a = node->p.leaky.alpha;
-        for (size_t i = 0; i < n; i++) {
-            y[i] = x[i] >= 0.0f ? x[i] : x[i] * a;
-        }
-        return 0;
-    }
+    case CW_NN_OP_LEAKY_RELU:
     case CW_NN_OP_ABS:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = fabsf(x[i]);
-        }
-        return 0;
     case CW_NN_OP_NEG:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = -x[i];
-        }
-        return 0;
     case CW_NN_OP_EXP:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = expf(x[i]);
-        }
-        return 0;
     case CW_NN_OP_LOGISTIC:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = 1.0f / (1.0f + expf(-x[i]));
-        }
-        return 0;
     case CW_NN_OP_TANH:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = tanhf(x[i]);
-        }
-        return 0;
     case CW_NN_OP_SQRT:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = sqrtf(x[i]);
-        }
-        return 0;
     case CW_NN_OP_RSQRT:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = 1.0f / sqrtf(x[i]);
-        }
-        return 0;
     case CW_NN_OP_CAST:
-        for (size_t i = 0; i < n; i++) {
-            y[i] = node->p.cast.to_int ? truncf(x[i]) : x[i];
-        }
+        unary(node, x, y, n);
         return 0;
     case CW_NN_OP_IDENTITY:
     case CW_NN_OP_RESHAPE:
@@ -980,7 +1139,7 @@ int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node)
     }
     case CW_NN_OP_CONCAT:
         concat(ctx, node, y, ys);
-        apply_act(y, n, node->act);
+        apply_act(y, n, channels, node->act, alpha);
         return 0;
     case CW_NN_OP_PAD:
         pad4(x, xs, y, ys, node);

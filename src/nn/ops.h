@@ -28,6 +28,13 @@ size_t cw__nn_numel(const cw_nn_shape_t *s);
 int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t *shapes,
                  size_t *scratch_floats, char *diag, size_t diag_len);
 
+/*
+ * cw__nn_ops_init: once per process, before the first context runs: OpenBLAS single-threaded.
+ * Callers parallelise across images; OpenBLAS's own threads on top of theirs only oversubscribe
+ * the cores (and spin). Thread-safe.
+ */
+void cw__nn_ops_init(void);
+
 /* cw__nn_exec: run one node of a planned context. */
 int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node);
 

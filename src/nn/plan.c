@@ -100,6 +100,7 @@ int cw_nn_ctx_create(const cw_nn_model_t *m, const cw_nn_shape_t *input_shapes, 
     if (m == NULL) {
         return CW_EINVAL;
     }
+    cw__nn_ops_init();
     cw_nn_ctx_t *ctx = cw_calloc(1, sizeof(*ctx));
     interval *iv = NULL;
     int *first = NULL;

@@ -195,7 +195,8 @@ static void test_agrees_with_reference(void **state)
     for (int i = 0; i < n_photos; i++) {
         photo_t *p = &photos[i];
         char path[4096];
-        snprintf(path, sizeof(path), "%s/npm/face-api/demo/%s", deps_dir(), p->file);
+        int len = snprintf(path, sizeof(path), "%s/npm/face-api/demo/%s", deps_dir(), p->file);
+        assert_true(len > 0 && (size_t)len < sizeof(path));
         cw_image_t img;
         assert_int_equal(cw_image_load(path, CW_IMAGE_RGB, NULL, &img, diag, sizeof(diag)), 0);
         cw_face_t faces[CW_FACE_MAX_FACES];

@@ -1236,6 +1236,8 @@ static const char *assets_dir(void)
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
 }
 
+// The loader's IR, before the graph rewrites that cw_nn_model_load_file applies next (fuse.c,
+// tested in test_fuse.c).
 static cw_nn_model_t *load_real(const char *file)
 {
     const char *dir = assets_dir();
@@ -1244,8 +1246,20 @@ static cw_nn_model_t *load_real(const char *file)
     }
     char path[1200];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
-    cw_nn_model_t *m = NULL;
-    int rc = cw_nn_model_load_file(path, &m, diag, sizeof(diag));
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    assert_true(len > 0);
+    rewind(f);
+    uint8_t *buf = malloc((size_t)len);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    cw_nn_model_t *m = cw_calloc(1, sizeof(*m));
+    assert_non_null(m);
+    int rc = cw__nn_load_tflite(buf, (size_t)len, m, diag, sizeof(diag));
+    free(buf);
     if (rc != 0) {
         fail_msg("%s: %s: %s", file, cw_err_name(rc), diag);
     }
