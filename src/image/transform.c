@@ -95,20 +95,51 @@ static float tap_weight(const taps_t *t, int k)
     return k == t->j0 ? 1.0f - t->f : t->f;
 }
 
-// One destination pixel: acc[c] for each of src's channels.
+// Horizontal weights of one destination pixel are the same for every source row it covers:
+// computed once per pixel (up to this many taps; wider spans use the slower per-tap path).
+enum { MAX_CACHED_TAPS = 64 };
+
+// One destination pixel: acc[c] for each of src's channels. The weights and the order of the
+// additions are the same on both paths, so the result does not depend on which one ran.
 static void sample(const cw_image_t *src, const taps_t *tx, const taps_t *ty, float border,
                    float acc[3])
 {
     const int ch = src->channels;
     acc[0] = acc[1] = acc[2] = 0.0f;
-    for (int j = ty->first; j < ty->first + ty->count; j++) {
-        float wy = tap_weight(ty, j);
-        const uint8_t *row = src->data + (size_t)j * src->stride;
-        for (int k = tx->first; k < tx->first + tx->count; k++) {
-            float w = wy * tap_weight(tx, k);
-            const uint8_t *p = row + (size_t)k * (size_t)ch;
-            for (int c = 0; c < ch; c++) {
-                acc[c] += w * p[c];
+    if (tx->count <= MAX_CACHED_TAPS) {
+        float wx[MAX_CACHED_TAPS];
+        for (int k = 0; k < tx->count; k++) {
+            wx[k] = tap_weight(tx, tx->first + k);
+        }
+        for (int j = ty->first; j < ty->first + ty->count; j++) {
+            const float wy = tap_weight(ty, j);
+            const uint8_t *p = src->data + (size_t)j * src->stride + (size_t)tx->first * ch;
+            if (ch == 3) {
+                for (int k = 0; k < tx->count; k++, p += 3) {
+                    const float w = wy * wx[k];
+                    acc[0] += w * p[0];
+                    acc[1] += w * p[1];
+                    acc[2] += w * p[2];
+                }
+            } else {
+                for (int k = 0; k < tx->count; k++, p += ch) {
+                    const float w = wy * wx[k];
+                    for (int c = 0; c < ch; c++) {
+                        acc[c] += w * p[c];
+                    }
+                }
+            }
+        }
+    } else {
+        for (int j = ty->first; j < ty->first + ty->count; j++) {
+            float wy = tap_weight(ty, j);
+            const uint8_t *row = src->data + (size_t)j * src->stride;
+            for (int k = tx->first; k < tx->first + tx->count; k++) {
+                float w = wy * tap_weight(tx, k);
+                const uint8_t *p = row + (size_t)k * (size_t)ch;
+                for (int c = 0; c < ch; c++) {
+                    acc[c] += w * p[c];
+                }
             }
         }
     }
