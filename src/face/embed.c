@@ -188,8 +188,8 @@ static const struct {
     uint32_t model_id, model_version, flags;
     double at_1e3, at_1e4;
 } THRESHOLDS[] = {
-    {CW_FACE_MODEL_MOBILEFACENET, 1, CW_FACE_TEMPLATE_FLIP_AVERAGED, 0.4587, 0.5396},
-    {CW_FACE_MODEL_MOBILEFACENET, 1, 0, 0.4573, 0.5381},
+    {CW_FACE_MODEL_MOBILEFACENET, 1, CW_FACE_TEMPLATE_FLIP_AVERAGED, 0.4588, 0.5402},
+    {CW_FACE_MODEL_MOBILEFACENET, 1, 0, 0.4574, 0.5389},
 };
 
 double cw_face_threshold(uint32_t model_id, uint32_t model_version, uint32_t flags, double fmr)
