@@ -36,6 +36,8 @@ const cw_cli_command_t cw_cmd_eval = {
     "Options:\n"
     "  --scores OUT        write each pair's score: label, score, name_a, number_a, name_b,\n"
     "                      number_b (tab-separated)\n"
+    "  --dump OUT          write each photo's subject (box, landmarks) and template, for\n"
+    "                      evaluating other embedders or score fusion on the same detections\n"
     "  --threads N         worker threads (default: one per CPU)\n"
     "  --limit N           enrol only the first N people (a quick look)\n"
     "  --min-face PX, --no-flip, --subject POLICY   as for `clearway face`\n"
@@ -57,9 +59,10 @@ typedef struct photo {
     char *path;
     int person;
     int number;
-    int ok;      // a face was found and embedded
-    int verdict; // capture-quality verdict of the subject (cw_face_quality_verdict_t)
-    float pad;   // presentation-attack score of the subject, -1 when not measured
+    int ok;         // a face was found and embedded
+    int verdict;    // capture-quality verdict of the subject (cw_face_quality_verdict_t)
+    float pad;      // presentation-attack score of the subject, -1 when not measured
+    cw_face_t face; // the subject, when ok
 } photo_t;
 
 typedef struct eval_set {
@@ -75,6 +78,7 @@ typedef struct eval_opts {
     const char *root;
     const char *pairs;
     const char *scores;
+    const char *dump;
     int threads;
     int limit;
     int json;
@@ -165,7 +169,13 @@ static int add_photo(eval_set_t *s, const char *root, const char *person, const 
         return -1;
     }
     snprintf(path, len, "%s/%s/%s", root, person, file);
-    s->photos[s->n++] = (photo_t){path, pi, num, 0, CW_FACE_QUALITY_NO_FACE, -1.0f};
+    photo_t *p = &s->photos[s->n++];
+    memset(p, 0, sizeof(*p));
+    p->path = path;
+    p->person = pi;
+    p->number = num;
+    p->verdict = CW_FACE_QUALITY_NO_FACE;
+    p->pad = -1.0f;
     return 0;
 }
 
@@ -274,6 +284,7 @@ static int enrol_one(void *ctx, size_t i, int worker)
         if (ph.subject >= 0 &&
             cw_face_embed(session, &ph.img, &ph.faces[ph.subject], &j->set->tpl[i]) == 0) {
             p->ok = 1;
+            p->face = ph.faces[ph.subject];
         }
         int kept = ph.n < CW_FACE_MAX_FACES ? ph.n : CW_FACE_MAX_FACES;
         cw_face_quality_t q;
@@ -558,9 +569,9 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = strcmp(a, "--root") == 0 || strcmp(a, "--pairs") == 0 ||
-                    strcmp(a, "--scores") == 0 || strcmp(a, "--threads") == 0 ||
-                    strcmp(a, "--limit") == 0 || strcmp(a, "--min-face") == 0 ||
-                    strcmp(a, "--subject") == 0;
+                    strcmp(a, "--scores") == 0 || strcmp(a, "--dump") == 0 ||
+                    strcmp(a, "--threads") == 0 || strcmp(a, "--limit") == 0 ||
+                    strcmp(a, "--min-face") == 0 || strcmp(a, "--subject") == 0;
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
@@ -571,6 +582,8 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
             o->pairs = v;
         } else if (strcmp(a, "--scores") == 0) {
             o->scores = v;
+        } else if (strcmp(a, "--dump") == 0) {
+            o->dump = v;
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (*end != '\0' || n < 1 || n > 256) {
@@ -746,6 +759,38 @@ static int write_scores(const char *path, const eval_set_t *s, const pair_t *p, 
     return 0;
 }
 
+// Per photo: person, number, found, subject box and landmarks, template (for other tools, e.g.
+// evaluating another embedder on the same detections, or score fusion).
+static int write_dump(const char *path, const eval_set_t *s)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "clearway eval: cannot write %s\n", path);
+        return -1;
+    }
+    fprintf(f, "# name\tnumber\tfound\tx0 y0 x1 y1 score\tlandmarks (x y) x5\tdim v...\n");
+    for (size_t i = 0; i < s->n; i++) {
+        const photo_t *p = &s->photos[i];
+        const cw_face_t *fc = &p->face;
+        fprintf(f, "%s\t%d\t%d\t%.3f %.3f %.3f %.3f %.6f\t", s->people[p->person], p->number, p->ok,
+                fc->x0, fc->y0, fc->x1, fc->y1, fc->score);
+        for (int j = 0; j < CW_FACE_N_LANDMARKS; j++) {
+            fprintf(f, "%.3f %.3f%s", fc->lm[j][0], fc->lm[j][1], j < 4 ? " " : "\t");
+        }
+        uint32_t dim = p->ok ? s->tpl[i].dim : 0;
+        fprintf(f, "%u", (unsigned)dim);
+        for (uint32_t k = 0; k < dim; k++) {
+            fprintf(f, " %.6f", s->tpl[i].v[k]);
+        }
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "clearway eval: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_eval(int argc, char **argv)
 {
     eval_opts_t o;
@@ -811,6 +856,9 @@ static int run_eval(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
     if (report(&o, &s, pairs, n_pairs, missing, &r, secs) != 0) {
+        goto out;
+    }
+    if (o.dump != NULL && write_dump(o.dump, &s) != 0) {
         goto out;
     }
     if (o.scores != NULL && write_scores(o.scores, &s, pairs, n_pairs) != 0) {

@@ -21,8 +21,10 @@ CLEARWAY_DEPS=$deps "$expect" 0 "^photos 4 \(2 people\), no face found in 0" \
     "^LFW 10-fold accuracy 100\.00%" "^all pairs: 2 genuine, 4 impostor" \
     "^1:N rank-1 100\.00% \(2 of 2 probes, gallery of 2\)" "enrolling" \
     -- "$cw" eval face --root "$dir/root" --pairs "$dir/pairs.tsv" --min-face 60 \
-    --subject largest --scores "$dir/scores.tsv" --threads 2
+    --subject largest --scores "$dir/scores.tsv" --dump "$dir/dump.tsv" --threads 2
 grep -q "^same	1.000000	Ann_A	1	Ann_A	2$" "$dir/scores.tsv"
+# The dump: one line per photo with its subject and a 192-value template.
+[ "$(grep -c '^Bob_B	[12]	1	.*	192 ' "$dir/dump.tsv")" -eq 2 ]
 # A malformed pairs file is refused with the line number.
 printf 'same\tAnn_A\tone\n' >"$dir/bad.tsv"
 CLEARWAY_DEPS=$deps "$expect" 1 "bad.tsv:1: expected" -- \
