@@ -15,5 +15,6 @@
 #include "clearway/image.h"
 #include "clearway/nn.h"
 #include "clearway/face.h"
+#include "clearway/gallery.h"
 
 #endif

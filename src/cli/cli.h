@@ -36,5 +36,6 @@ const char *cw_cli_deps_dir(void);
 extern const cw_cli_command_t cw_cmd_info;
 extern const cw_cli_command_t cw_cmd_face;
 extern const cw_cli_command_t cw_cmd_eval;
+extern const cw_cli_command_t cw_cmd_gallery;
 
 #endif

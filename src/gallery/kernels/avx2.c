@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// The scan kernels (kernels.h) for AVX2 (built with -mavx2). vpmaddubsw multiplies u8 by s8 and
+// adds pairs into int16 with saturation, so the operands are kept small enough never to
+// saturate: |q| as u8 and the row with q's sign applied (vpsignb), whose pairs reach at most
+// 2 * 128 * 127 = 32512. That needs rows in [-127, 127] (kernels.h). vpmaddwd by ones widens the
+// pairs to int32. Eight rows at a time, their accumulators reduced together; dotm is the blocked
+// dot1.
+#include "kernels.h"
+
+#include "x86_avx2.h"
+
+CW__GK_INLINE __m256i step(__m256i acc, const int8_t *x, __m256i qk, __m256i qa)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x), qk);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(qa, s), ones));
+}
+
+CW__GK_INLINE void dot1_body(const int8_t *q, const int8_t *rows, size_t n, size_t dpad,
+                             int32_t *out)
+{
+    const size_t nk = dpad / 32;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const int8_t *r = rows + i * dpad;
+        cw__gk_prefetch(rows, i * dpad + CW__GK_PREFETCH, (i + 8) * dpad + CW__GK_PREFETCH,
+                        n * dpad);
+        __m256i acc[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            acc[j] = _mm256_setzero_si256();
+        }
+        for (size_t k = 0; k < nk; k++) {
+            const __m256i qk = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
+            const __m256i qa = _mm256_abs_epi8(qk);
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                acc[j] = step(acc[j], r + (size_t)j * dpad + 32 * k, qk, qa);
+            }
+        }
+        _mm256_storeu_si256((__m256i *)(out + i), cw__gk_reduce8(acc));
+    }
+    for (; i < n; i++) {
+        const int8_t *r = rows + i * dpad;
+        __m256i acc = _mm256_setzero_si256();
+        for (size_t k = 0; k < nk; k++) {
+            const __m256i qk = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
+            acc = step(acc, r + 32 * k, qk, _mm256_abs_epi8(qk));
+        }
+        out[i] = cw__gk_hsum8(acc);
+    }
+}
+
+static void dot1(const int8_t *q, const int8_t *rows, const int32_t *row_sums, size_t n,
+                 size_t dpad, int32_t *out)
+{
+    (void)row_sums;
+    switch (dpad) {
+    case 128:
+        dot1_body(q, rows, n, 128, out);
+        break;
+    case 256:
+        dot1_body(q, rows, n, 256, out);
+        break;
+    case 512:
+        dot1_body(q, rows, n, 512, out);
+        break;
+    default:
+        dot1_body(q, rows, n, dpad, out);
+        break;
+    }
+}
+
+static void dotm(const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums, size_t n,
+                 size_t dpad, int32_t *out)
+{
+    cw__gallery_dotm_blocked(dot1, q, m, rows, row_sums, n, dpad, out);
+}
+
+const cw__gallery_kernels_t cw__gallery_kernels_avx2 = {
+    .name = "avx2",
+    .dot1 = dot1,
+    .dotm = dotm,
+};
