@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A small neural-network runtime for Clearway's pretrained face models: load a model file
- * (TFLite flatbuffer), plan an execution context for a given input size (every intermediate
- * buffer allocated once, at plan time), then run it as often as needed without allocating.
+ * (TFLite flatbuffer or ONNX protobuf), plan an execution context for a given input size (every
+ * intermediate buffer allocated once, at plan time), then run it as often as needed without
+ * allocating. Images are NHWC whatever the file's layout: an ONNX model declared NCHW
+ * [N,C,H,W] reports, and takes, its 4-D inputs and outputs as [N,H,W,C].
  *
  * Ownership: a model is immutable after loading and may be shared by any number of contexts on
  * any number of threads; a context belongs to one thread at a time. Destroy contexts before
@@ -30,8 +32,9 @@ typedef struct cw_nn_shape {
 } cw_nn_shape_t;
 
 /*
- * cw_nn_model_load_file / _mem: parse and validate a TFLite model (every offset, size and count
- * checked; unsupported operators refused by name). _mem copies what it needs: buf may be freed
+ * cw_nn_model_load_file / _mem: parse and validate a TFLite or ONNX model, told apart by their
+ * first bytes (every offset, size and count checked; unsupported operators refused by name; ONNX
+ * models need fixed input shapes, opset 7 to 21). _mem copies what it needs: buf may be freed
  * after the call. Returns 0 and *out (free with cw_nn_model_destroy), or CW_EIO (file),
  * CW_EFORMAT / CW_ECORRUPT (malformed), CW_EUNSUPPORTED (operator or type), CW_EMODEL (NaN or
  * Inf weights), CW_ETOOBIG, CW_ENOMEM. Detail goes to diag when given.

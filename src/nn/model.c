@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Loading and owning a model: reading the file (with a size cap, before anything is parsed),
-// recognising the format, handing the bytes to the format's loader (tflite.c) and the result to
-// the graph rewrites (fuse.c), and the accessors for the graph's inputs and outputs. A model is
-// immutable once loaded, so the accessors need no locking.
+// recognising the format, handing the bytes to the format's loader (tflite.c, onnx.c) and the
+// result to the graph rewrites (fuse.c), and the accessors for the graph's inputs and outputs. A
+// model is immutable once loaded, so the accessors need no locking.
 #include "nn_internal.h"
 
 #include "clearway/alloc.h"
@@ -95,15 +95,19 @@ int cw_nn_model_load_mem(const uint8_t *buf, size_t len, cw_nn_model_t **out, ch
         return cw_diag_set(diag, diag_len, CW_ETOOBIG, "model of %zu bytes, at most %zu", len,
                            MAX_MODEL_BYTES);
     }
-    // TFLite flatbuffers carry their file identifier right after the root offset.
-    if (len < 8 || memcmp(buf + 4, "TFL3", 4) != 0) {
+    // TFLite flatbuffers carry their file identifier right after the root offset. ONNX files are
+    // a protobuf ModelProto with no identifier; exporters write ir_version (field 1, a varint,
+    // tag byte 0x08) first, and the protobuf reader decides the rest.
+    int tflite = len >= 8 && memcmp(buf + 4, "TFL3", 4) == 0;
+    if (!tflite && (len < 2 || buf[0] != 0x08)) {
         return cw_diag_set(diag, diag_len, CW_EUNSUPPORTED, "not a TFLite model");
     }
     cw_nn_model_t *m = cw_calloc(1, sizeof(*m));
     if (m == NULL) {
         return cw_diag_set(diag, diag_len, CW_ENOMEM, "out of memory");
     }
-    int rc = cw__nn_load_tflite(buf, len, m, diag, diag_len);
+    int rc = tflite ? cw__nn_load_tflite(buf, len, m, diag, diag_len)
+                    : cw__nn_load_onnx(buf, len, m, diag, diag_len);
     if (rc == 0) {
         rc = cw__nn_fuse(m, diag, diag_len);
     }

@@ -2,9 +2,10 @@
 /*
  * The nn module's internal representation: a model is a list of tensors (constants with their
  * float32 data, or activations with declared shapes) and a list of nodes in execution order,
- * each an operator with parameters and tensor indices. Format loaders (tflite.c) build it;
- * plan.c infers shapes and lays out memory; ops.c runs it. Loaders convert every constant to
- * float32 (float16 and int8 dequantised) so kernels see one type.
+ * each an operator with parameters and tensor indices. Format loaders (tflite.c, onnx.c) build
+ * it; plan.c infers shapes and lays out memory; ops.c runs it. Loaders convert every constant to
+ * float32 (float16 and int8 dequantised) so kernels see one type, and every 4-D activation is
+ * NHWC whatever the file's layout (onnx.c converts NCHW weights and parameters at load).
  */
 #ifndef CW_NN_INTERNAL_H
 #define CW_NN_INTERNAL_H
@@ -68,7 +69,12 @@ typedef enum cw_nn_act {
     CW_NN_ACT_PRELU
 } cw_nn_act_t;
 
-typedef enum cw_nn_padding { CW_NN_PAD_SAME = 0, CW_NN_PAD_VALID = 1 } cw_nn_padding_t;
+/* EXPLICIT: the conv's pad_* fields give the zeros added on each side (ONNX pads). */
+typedef enum cw_nn_padding {
+    CW_NN_PAD_SAME = 0,
+    CW_NN_PAD_VALID = 1,
+    CW_NN_PAD_EXPLICIT = 2
+} cw_nn_padding_t;
 
 enum { CW_NN_MAX_NODE_INPUTS = 16, CW_NN_MAX_NODE_OUTPUTS = 4, CW_NN_NAME_MAX = 64 };
 
@@ -90,6 +96,7 @@ typedef struct cw_nn_node {
         struct {
             int stride_h, stride_w, dilation_h, dilation_w, depth_multiplier;
             cw_nn_padding_t padding;
+            int pad_top, pad_left, pad_bottom, pad_right; /* CW_NN_PAD_EXPLICIT only */
         } conv;
         struct {
             int filter_h, filter_w, stride_h, stride_w;
@@ -101,6 +108,11 @@ typedef struct cw_nn_node {
         } reduce;
         struct {
             cw_nn_shape_t shape; /* -1 allowed in one dimension */
+            /*
+             * Set by onnx.c when a 4-D input is flattened: the values are taken in NCHW order
+             * (the file's), so the NHWC activation is transposed while it is copied.
+             */
+            int from_nchw;
         } reshape;
         struct {
             float beta;
@@ -147,6 +159,15 @@ struct cw_nn_model {
  */
 int cw__nn_load_tflite(const uint8_t *buf, size_t len, struct cw_nn_model *model, char *diag,
                        size_t diag_len);
+
+/*
+ * cw__nn_load_onnx: build *model (zeroed by the caller) from an ONNX ModelProto (protobuf), with
+ * the same contract as cw__nn_load_tflite. NCHW tensors become NHWC: 4-D graph inputs and
+ * outputs are declared and fed NHWC, Conv weights are transposed to the IR's layouts, and
+ * constants that broadcast against 4-D activations are permuted to match (see onnx.c).
+ */
+int cw__nn_load_onnx(const uint8_t *buf, size_t len, struct cw_nn_model *model, char *diag,
+                     size_t diag_len);
 
 /*
  * cw__nn_fuse: rewrite a loaded model in place for speed without changing what it computes.

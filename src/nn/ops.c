@@ -39,27 +39,39 @@ void cw__nn_ops_init(void)
 
 // ---- shape helpers ---------------------------------------------------------------------------
 
-// Output spatial size and leading padding of a window op, as TFLite computes them.
-static int window_out(int in, int k, int stride, int dilation, cw_nn_padding_t pad, int *out,
-                      int *pad_before)
+// Output spatial size and leading padding of a window op, as TFLite computes them for SAME and
+// VALID, and as ONNX does for explicit pads (`before` and `after`, ignored otherwise). Kernel
+// sizes and dilations up to the loaders' caps multiply past 2^31, so the extent is computed in
+// 64 bits and capped at 2^30, which keeps the kernels' int index arithmetic in range.
+static int window_out(int in, int k, int stride, int dilation, cw_nn_padding_t pad, int before,
+                      int after, int *out, int *pad_before)
 {
-    if (stride <= 0 || dilation <= 0 || k <= 0) {
+    if (stride <= 0 || dilation <= 0 || k <= 0 || before < 0 || after < 0) {
         return CW_EINVAL;
     }
-    int ek = (k - 1) * dilation + 1;
-    int o;
+    int64_t ek = (int64_t)(k - 1) * dilation + 1;
+    if (ek > ((int64_t)1 << 30)) {
+        return CW_EINVAL;
+    }
+    int64_t o, lead = 0;
     if (pad == CW_NN_PAD_SAME) {
-        o = (in + stride - 1) / stride;
+        o = ((int64_t)in + stride - 1) / stride;
+        int64_t total = (o - 1) * stride + ek - in;
+        lead = total > 0 ? total / 2 : 0;
     } else {
-        if (in < ek) {
+        int64_t span = (int64_t)in + (pad == CW_NN_PAD_EXPLICIT ? (int64_t)before + after : 0);
+        if (span < ek) {
             return CW_EINVAL;
         }
-        o = (in - ek) / stride + 1;
+        o = (span - ek) / stride + 1;
+        lead = pad == CW_NN_PAD_EXPLICIT ? before : 0;
     }
-    int total = (o - 1) * stride + ek - in;
-    *pad_before = pad == CW_NN_PAD_SAME && total > 0 ? total / 2 : 0;
-    *out = o;
-    return o > 0 ? 0 : CW_EINVAL;
+    if (o < 1 || o > INT32_MAX) {
+        return CW_EINVAL;
+    }
+    *pad_before = (int)lead;
+    *out = (int)o;
+    return 0;
 }
 
 static int broadcast_shape(const cw_nn_shape_t *a, const cw_nn_shape_t *b, cw_nn_shape_t *out)
@@ -153,9 +165,11 @@ int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t
         }
         int kh = w->dims[1], kw = w->dims[2];
         if (window_out(x->dims[1], kh, node->p.conv.stride_h, node->p.conv.dilation_h,
-                       node->p.conv.padding, &oh, &ph) != 0 ||
+                       node->p.conv.padding, node->p.conv.pad_top, node->p.conv.pad_bottom, &oh,
+                       &ph) != 0 ||
             window_out(x->dims[2], kw, node->p.conv.stride_w, node->p.conv.dilation_w,
-                       node->p.conv.padding, &ow, &pw) != 0) {
+                       node->p.conv.padding, node->p.conv.pad_left, node->p.conv.pad_right, &ow,
+                       &pw) != 0) {
             goto bad;
         }
         int cout;
@@ -218,11 +232,11 @@ int cw__nn_infer(const cw_nn_model_t *m, const cw_nn_node_t *node, cw_nn_shape_t
     case CW_NN_OP_MAX_POOL2D:
     case CW_NN_OP_AVG_POOL2D: {
         int oh, ow, ph, pw;
-        if (x->rank != 4 ||
+        if (x->rank != 4 || node->p.pool.padding == CW_NN_PAD_EXPLICIT ||
             window_out(x->dims[1], node->p.pool.filter_h, node->p.pool.stride_h, 1,
-                       node->p.pool.padding, &oh, &ph) != 0 ||
+                       node->p.pool.padding, 0, 0, &oh, &ph) != 0 ||
             window_out(x->dims[2], node->p.pool.filter_w, node->p.pool.stride_w, 1,
-                       node->p.pool.padding, &ow, &pw) != 0) {
+                       node->p.pool.padding, 0, 0, &ow, &pw) != 0) {
             goto bad;
         }
         o = *x;
@@ -965,6 +979,22 @@ static void strided_slice(const float *x, const cw_nn_shape_t *xs, float *y,
     }
 }
 
+// An NHWC tensor's values in NCHW order: what an ONNX Flatten or Reshape of a 4-D tensor reads.
+static void nhwc_to_nchw(const float *restrict x, const cw_nn_shape_t *xs, float *restrict y)
+{
+    size_t N = (size_t)xs->dims[0], H = (size_t)xs->dims[1], W = (size_t)xs->dims[2];
+    size_t C = (size_t)xs->dims[3];
+    for (size_t n = 0; n < N; n++) {
+        const float *xn = x + n * H * W * C;
+        float *yn = y + n * C * H * W;
+        for (size_t p = 0; p < H * W; p++) {
+            for (size_t c = 0; c < C; c++) {
+                yn[c * H * W + p] = xn[p * C + c];
+            }
+        }
+    }
+}
+
 // ---- execution -------------------------------------------------------------------------------
 
 int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node)
@@ -986,8 +1016,10 @@ int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node)
         int oh = 0, ow = 0, ph = 0, pw = 0; // window_out cannot fail here: the plan checked it
         int sh = node->p.conv.stride_h, sw = node->p.conv.stride_w;
         int dh = node->p.conv.dilation_h, dw = node->p.conv.dilation_w;
-        window_out(xs->dims[1], ws->dims[1], sh, dh, node->p.conv.padding, &oh, &ph);
-        window_out(xs->dims[2], ws->dims[2], sw, dw, node->p.conv.padding, &ow, &pw);
+        window_out(xs->dims[1], ws->dims[1], sh, dh, node->p.conv.padding, node->p.conv.pad_top,
+                   node->p.conv.pad_bottom, &oh, &ph);
+        window_out(xs->dims[2], ws->dims[2], sw, dw, node->p.conv.padding, node->p.conv.pad_left,
+                   node->p.conv.pad_right, &ow, &pw);
         int mult = node->p.conv.depth_multiplier > 0 ? node->p.conv.depth_multiplier : 1;
         if (!use_fast()) {
             if (node->op == CW_NN_OP_DEPTHWISE_CONV2D) {
@@ -1062,9 +1094,9 @@ int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node)
     case CW_NN_OP_AVG_POOL2D: {
         int oh = 0, ow = 0, ph = 0, pw = 0; // window_out cannot fail here: the plan checked it
         window_out(xs->dims[1], node->p.pool.filter_h, node->p.pool.stride_h, 1,
-                   node->p.pool.padding, &oh, &ph);
+                   node->p.pool.padding, 0, 0, &oh, &ph);
         window_out(xs->dims[2], node->p.pool.filter_w, node->p.pool.stride_w, 1,
-                   node->p.pool.padding, &ow, &pw);
+                   node->p.pool.padding, 0, 0, &ow, &pw);
         pool(x, xs, y, ys, node, node->op == CW_NN_OP_MAX_POOL2D, ph, pw);
         apply_act(y, n, channels, node->act, alpha);
         return 0;
@@ -1094,8 +1126,16 @@ int cw__nn_exec(cw_nn_ctx_t *ctx, const cw_nn_node_t *node)
     case CW_NN_OP_CAST:
         unary(node, x, y, n);
         return 0;
-    case CW_NN_OP_IDENTITY:
     case CW_NN_OP_RESHAPE:
+        if (node->p.reshape.from_nchw && xs->rank == 4) {
+            nhwc_to_nchw(x, xs, y);
+            return 0;
+        }
+        if (y != x) {
+            memcpy(y, x, n * sizeof(float));
+        }
+        return 0;
+    case CW_NN_OP_IDENTITY:
         if (y != x) {
             memcpy(y, x, n * sizeof(float));
         }
