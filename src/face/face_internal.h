@@ -19,7 +19,8 @@ struct cw_face_engine {
     cw_nn_model_t *rnet;
     cw_nn_model_t *onet;
     cw_nn_model_t *embed;
-    cw_nn_model_t *pad; /* NULL unless loaded */
+    cw_nn_model_t *embed2; /* fr_feature.onnx for the fused embedder, else NULL */
+    cw_nn_model_t *pad;    /* NULL unless loaded */
     int min_face;
     float thresholds[3];
     int flip_average;
@@ -49,6 +50,7 @@ struct cw_face_session {
     cw_nn_ctx_t *rnet;
     cw_nn_ctx_t *onet;
     cw_nn_ctx_t *embed;
+    cw_nn_ctx_t *embed2;
     cw_nn_ctx_t *pad;
     float *scratch; /* HWC floats: a pyramid level, a crop, an aligned face */
     size_t scratch_cap;

@@ -426,6 +426,55 @@ static void test_flip_averaging_is_mirror_invariant(void **state)
     cw_image_free(&img);
 }
 
+static void test_fused_embedder(void **state)
+{
+    fixture_t *f = *state;
+    cw_face_config_t cfg = {0};
+    cfg.deps_dir = deps_dir();
+    cfg.min_face = 60;
+    cfg.embedder = CW_FACE_EMBEDDER_FUSED;
+    fixture_t g = {0};
+    char diag[256];
+    assert_int_equal(cw_face_engine_create(&cfg, &g.engine, diag, sizeof(diag)), 0);
+    assert_int_equal(cw_face_session_create(g.engine, &g.session, diag, sizeof(diag)), 0);
+    cw_image_t img;
+    load_sample(4, &img);
+    cw_face_t faces[CW_FACE_MAX_FACES];
+    int n = 0;
+    assert_int_equal(cw_face_detect(f->session, &img, faces, CW_FACE_MAX_FACES, &n), 0);
+    assert_true(n >= 2);
+    cw_face_template_t *t = calloc(4, sizeof(*t));
+    assert_int_equal(cw_face_embed(f->session, &img, &faces[0], &t[0]), 0); // MobileFaceNet
+    assert_int_equal(cw_face_embed(g.session, &img, &faces[0], &t[1]), 0);  // fused
+    assert_int_equal(cw_face_embed(g.session, &img, &faces[1], &t[2]), 0);
+    assert_int_equal(t[1].model_id, CW_FACE_MODEL_FUSED);
+    assert_int_equal(t[1].dim, 704);
+    // The first part is the MobileFaceNet template scaled by 1/sqrt(2), the second a unit
+    // vector scaled the same way: the whole is a unit vector.
+    double d = 0.0;
+    double n1 = 0.0;
+    double n2 = 0.0;
+    for (uint32_t i = 0; i < 704; i++) {
+        if (i < 192) {
+            d += (double)t[1].v[i] * 1.4142135623730951 * t[0].v[i];
+            n1 += (double)t[1].v[i] * t[1].v[i];
+        } else {
+            n2 += (double)t[1].v[i] * t[1].v[i];
+        }
+    }
+    assert_true(d > 0.99999 && fabs(n1 - 0.5) < 1e-5 && fabs(n2 - 0.5) < 1e-5);
+    float sc;
+    assert_int_equal(cw_face_compare(&t[0], &t[1], &sc), CW_EMISMATCH);
+    assert_int_equal(cw_face_compare(&t[1], &t[2], &sc), 0);
+    assert_true(sc < 0.45f); // two people
+    assert_true(cw_face_threshold(CW_FACE_MODEL_FUSED, 1, CW_FACE_TEMPLATE_FLIP_AVERAGED, 1e-3) <
+                0.5);
+    free(t);
+    cw_image_free(&img);
+    cw_face_session_destroy(g.session);
+    cw_face_engine_destroy(g.engine);
+}
+
 static void test_align_maps_template_exactly(void **state)
 {
     (void)state;
@@ -662,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_models),
         cmocka_unit_test(test_same_person_scores_high_others_low),
         cmocka_unit_test(test_flip_averaging_is_mirror_invariant),
+        cmocka_unit_test(test_fused_embedder),
         cmocka_unit_test(test_align_maps_template_exactly),
         cmocka_unit_test(test_pick_subject),
         cmocka_unit_test(test_quality_verdicts),
