@@ -7,10 +7,11 @@
 //   bandwidth needs. Sixteen rows at a time, their accumulators reduced together.
 // - dotm (m >= DOTM_PACKED_MIN) turns the problem around: the queries, packed as u8 (q + 128)
 //   sixteen to a register, four bytes of each, meet one row's four bytes broadcast from memory,
-//   so one instruction makes 64 products for 16 queries and no horizontal sums are needed; the
-//   correction is 128 * row_sums[i], and sixteen rows' results are transposed into out. This
-//   reaches the CPU's multiply throughput; below DOTM_PACKED_MIN queries the unused lanes cost
-//   more than the blocked dot1 loop.
+//   so one instruction makes 64 products for 16 queries and no horizontal sums are needed. The
+//   accumulators start at -128 * row_sums[i] (the correction for the +128), and sixteen rows'
+//   results are transposed into out. Rows stream from memory once per call, prefetched one
+//   group ahead. With fewer than DOTM_PACKED_MIN queries the unused lanes cost more than the
+//   blocked dot1.
 #include "kernels.h"
 
 #include "clearway/alloc.h"

@@ -17,7 +17,9 @@
  *   wrong dot product there, so keep it in step with the row.
  * - Pointers need no particular alignment (gallery.c aligns the rows block to 64 bytes, which is
  *   faster); out does not overlap the inputs.
- * No kernel allocates; all are thread-safe (no shared state).
+ * No kernel allocates (the AVX-512 VNNI dotm uses up to 80 KB of stack for the packed queries
+ * and a zero-padded copy of the last rows, and wipes both); all are thread-safe (no shared
+ * state).
  */
 #ifndef CW_GALLERY_KERNELS_H
 #define CW_GALLERY_KERNELS_H

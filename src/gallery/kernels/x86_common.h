@@ -19,7 +19,7 @@
  * (bench/gallery_kernels). Override with -DCW__GK_PREFETCH=0 to measure without.
  */
 #ifndef CW__GK_PREFETCH
-#define CW__GK_PREFETCH 2048
+#define CW__GK_PREFETCH 4096
 #endif
 
 /* Prefetch bytes [lo, hi) of the rows block base, clamped to its total bytes. */

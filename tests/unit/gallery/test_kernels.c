@@ -329,7 +329,7 @@ int main(int argc, char **argv)
         fputs(cw__gallery_kernels()->name, stdout);
         return 0;
     }
-    self_path = "/proc/self/exe";
+    self_path = access("/proc/self/exe", X_OK) == 0 ? "/proc/self/exe" : argv[0];
     const cw__gallery_kernels_t *k[MAX_VARIANTS];
     int nk = cw__gallery_kernels_all(k, MAX_VARIANTS);
     for (int j = 0; j < nk; j++) {
