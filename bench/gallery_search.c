@@ -1234,7 +1234,7 @@ int main(int argc, char **argv)
             double one = kernel_rate(buf, o.bw_bytes, dpad, 1, o.threads[ti], cx.pools[ti]);
             double many =
                 kernel_rate(buf, o.bw_bytes / 8, dpad, BATCH, o.threads[ti], cx.pools[ti]);
-            printf(" %d thread%s: 1 query %.1f, %d queries %.1f (%.1f per query)%s", o.threads[ti],
+            printf(" %d thread%s: 1 query %.1f, %d queries %.3g (%.1f per query)%s", o.threads[ti],
                    o.threads[ti] > 1 ? "s" : "", one, BATCH, many, many * BATCH,
                    ti + 1 < o.n_threads ? ";" : "\n");
         }
