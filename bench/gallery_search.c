@@ -7,6 +7,8 @@
 // libfaiss.a, IndexFlatIP and IndexScalarQuantizer SQ8; bench/faiss_peer.cpp) in the same run,
 // with FAISS's top-1 agreement and recall against the exact answer; a few answers are checked
 // against a brute-force float search. One table, then the targets marked met or MISSED.
+// The int8 kernels are also timed alone over the bandwidth buffer, to tell what the kernel costs
+// from what the search does around it.
 //
 // Rows are regenerated from their index (a counter-based generator) whenever a phase needs
 // them, so that no phase holds the float vectors of another: the gallery, FlatIP and SQ8 are
@@ -15,7 +17,7 @@
 #include "clearway/err.h"
 #include "clearway/gallery.h"
 #include "clearway/thread.h"
-#include "kernels/kernels.h" // internal: only the name of the kernel path is read
+#include "kernels/kernels.h" // internal: the kernel path, and the kernels alone as a yardstick
 #ifdef CW_BENCH_FAISS
 #include "faiss_peer.h"
 #endif

@@ -73,7 +73,10 @@ CW__GK_INLINE void dot1_body(const int8_t *q, const int8_t *rows, size_t n, size
 static void dot1(const int8_t *q, const int8_t *rows, const int32_t *row_sums, size_t n,
                  size_t dpad, int32_t *out)
 {
-    (void)row_sums;
+    if (dpad % 64 != 0) { // outside the contract (kernels.h): still exact
+        cw__gallery_kernels_scalar.dot1(q, rows, row_sums, n, dpad, out);
+        return;
+    }
     switch (dpad) {
     case 128:
         dot1_body(q, rows, n, 128, out);
@@ -121,9 +124,10 @@ static void pack_queries(const int8_t *q, int m, size_t dpad, __m512i *qp)
 
 // acc[j] lane l = dot(query 16 g + l, row j) for sixteen rows from r (sums: their row sums):
 // the accumulators start at -128 * sum(row j), which the u8 queries' +128 adds back. One
-// pointer walks the rows' columns, so with dpad a constant every load is pointer + immediate;
-// unrolled twice, this runs at about 94% of the two vpdpbusd per cycle Zen 5 retires (measured,
-// rows in L1), where a run-time dpad reaches about 79%.
+// pointer walks the rows' columns, so with dpad a constant every load is pointer + immediate.
+// Measured on Zen 5 (two vpdpbusd per cycle at best): this loop alone, unrolled twice, about
+// 94% of that (79% with a run-time dpad); the whole dotm, transposes and stores included,
+// 75-85% with the rows in cache.
 CW__GK_INLINE void tile16(const int8_t *r, const int32_t *sums, size_t dpad, const __m512i *qpg,
                           __m512i acc[16])
 {
@@ -154,8 +158,13 @@ CW__GK_INLINE void group16(const int8_t *r, const int32_t *sums, size_t nr, size
         __m512i acc[16];
         tile16(r, sums, dpad, qp + (size_t)g * (dpad / 4), acc);
         cw__gk_transpose16(acc);
-        int nq = m - 16 * g < 16 ? m - 16 * g : 16;
-        for (int l = 0; l < nq; l++) {
+        // A constant trip count keeps acc[] in registers (a run-time index would put it on the
+        // stack).
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; l++) {
+            if (16 * g + l >= m) {
+                break;
+            }
             int32_t *o = out + (size_t)(16 * g + l) * n + i0;
             if (nr == 16) {
                 _mm512_storeu_si512(o, acc[l]);
@@ -191,8 +200,16 @@ CW__GK_INLINE void dotm_body(const __m512i *qp, int m, const int8_t *rows, const
 static void dotm(const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums, size_t n,
                  size_t dpad, int32_t *out)
 {
-    if (m < DOTM_PACKED_MIN) {
+    if (m < DOTM_PACKED_MIN || dpad % 64 != 0 || dpad > CW__GALLERY_DPAD_MAX) {
+        // (The last two are outside the contract, kernels.h; the blocked dot1 stays exact.)
         cw__gallery_dotm_blocked(dot1, q, m, rows, row_sums, n, dpad, out);
+        return;
+    }
+    if (m > CW__GALLERY_DOTM_MAX) { // outside the contract too: in batches that fit qp
+        for (int q0 = 0; q0 < m; q0 += CW__GALLERY_DOTM_MAX) {
+            int mq = m - q0 < CW__GALLERY_DOTM_MAX ? m - q0 : CW__GALLERY_DOTM_MAX;
+            dotm(q + (size_t)q0 * dpad, mq, rows, row_sums, n, dpad, out + (size_t)q0 * n);
+        }
         return;
     }
     _Alignas(64) __m512i qp[MAX_GROUPS * MAX_K4];
@@ -220,7 +237,7 @@ static void dotm(const int8_t *q, int m, const int8_t *rows, const int32_t *row_
         CASE(960)
         CASE(1024)
 #undef CASE
-    default: // not a multiple of 64: outside the contract, but still exact
+    default: // not reached (dpad checked above)
         dotm_body(qp, m, rows, row_sums, n, dpad, out);
         break;
     }

@@ -15,6 +15,9 @@
  * - row_sums[i] is the exact sum of row i's values. Only the AVX-512 VNNI dotm reads it (it
  *   feeds the queries as u8 = q + 128 and subtracts 128 * row_sums[i]); a wrong sum gives a
  *   wrong dot product there, so keep it in step with the row.
+ * - Outside this contract (dpad not a multiple of 64 or above 1024, m above 64) every variant
+ *   still returns exact sums, through slower paths; only values of -128 in rows can break the
+ *   AVX2 and AVX-512BW kernels.
  * - Pointers need no particular alignment (gallery.c aligns the rows block to 64 bytes, which is
  *   faster); out does not overlap the inputs.
  * No kernel allocates (the AVX-512 VNNI dotm uses up to 80 KB of stack for the packed queries

@@ -4,7 +4,8 @@
 // int32, so every variant must give the plain loop's value bit for bit: over random row counts
 // (0, 1, 7, odd, across the 8- and 16-row groups and the row blocks), every width dpad from 64 to
 // 1024, every batch size m from 1 to 64, rows and queries at odd addresses, and the extreme values
-// (all +-127) that make a careless u8 x s8 kernel saturate. No kernel may write past out's end.
+// (all +-127) that make a careless u8 x s8 kernel saturate, and outside the data contract. No
+// kernel may write past out's end.
 // The dispatcher must honour CW_FORCE_SCALAR (checked in a child process, as the choice is made
 // once per process).
 #include <setjmp.h>
@@ -244,6 +245,30 @@ static void test_dotm_extremes(void **state)
     }
 }
 
+// Outside the data contract (dpad not a multiple of 64 or above 1024, more than 64 queries) the
+// kernels take slower paths, but the sums stay exact and nothing is written out of bounds.
+static void test_outside_contract(void **state)
+{
+    (void)state;
+    const cw__gallery_kernels_t *k[MAX_VARIANTS];
+    int nk = variants(k);
+    static const size_t dpads[] = {4, 100, 160, 1088, 128};
+    static const int ms[] = {1, 3, 9, 70};
+    for (size_t id = 0; id < sizeof(dpads) / sizeof(dpads[0]); id++) {
+        for (size_t im = 0; im < sizeof(ms) / sizeof(ms[0]); im++) {
+            scan_case_t c;
+            make_case(&c, (size_t)rand_int(0, 40), dpads[id], ms[im], FILL_RANDOM, FILL_RANDOM);
+            for (int j = 0; j < nk; j++) {
+                if (ms[im] == 1) {
+                    check(k[j], &c, 1, "dot1 outside the contract");
+                }
+                check(k[j], &c, 0, "dotm outside the contract");
+            }
+            free_case(&c);
+        }
+    }
+}
+
 // The comparison can fail: one row value changed after the expected sums were computed gives
 // a different result for that row, and only that row, in every variant.
 static void test_comparison_can_fail(void **state)
@@ -337,9 +362,10 @@ int main(int argc, char **argv)
                       k[j] == cw__gallery_kernels() ? " (chosen)" : "");
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dot1_random),         cmocka_unit_test(test_dot1_extremes),
-        cmocka_unit_test(test_dotm_random),         cmocka_unit_test(test_dotm_extremes),
-        cmocka_unit_test(test_comparison_can_fail), cmocka_unit_test(test_force_scalar),
+        cmocka_unit_test(test_dot1_random),      cmocka_unit_test(test_dot1_extremes),
+        cmocka_unit_test(test_dotm_random),      cmocka_unit_test(test_dotm_extremes),
+        cmocka_unit_test(test_outside_contract), cmocka_unit_test(test_comparison_can_fail),
+        cmocka_unit_test(test_force_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
