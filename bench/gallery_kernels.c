@@ -57,7 +57,6 @@ static void fill(int8_t *p, size_t len, uint64_t seed)
 
 typedef struct gallery {
     int8_t *rows;
-    int32_t *sums;
     size_t n, dpad;
 } gallery_t;
 
@@ -71,9 +70,6 @@ static void *fill_part(void *arg)
     fill_job_t *j = arg;
     gallery_t *g = j->g;
     fill(g->rows + j->r0 * g->dpad, (j->r1 - j->r0) * g->dpad, 12345 + j->r0);
-    for (size_t i = j->r0; i < j->r1; i++) {
-        g->sums[i] = cw__gallery_row_sum(g->rows + i * g->dpad, g->dpad);
-    }
     return NULL;
 }
 
@@ -83,8 +79,7 @@ static int make_gallery(gallery_t *g, size_t n, size_t dpad, int huge, int threa
     g->n = n;
     g->dpad = dpad;
     g->rows = aligned_alloc(2u << 20, bytes);
-    g->sums = malloc(n * sizeof(int32_t));
-    if (g->rows == NULL || g->sums == NULL) {
+    if (g->rows == NULL) {
         return -1;
     }
     if (huge) {
@@ -151,9 +146,9 @@ static void *run_job(void *arg)
         for (size_t b = j->r0; b < j->r1; b += BLOCK) {
             size_t nb = j->r1 - b < BLOCK ? j->r1 - b : BLOCK;
             if (j->what == DOT1) {
-                j->k->dot1(j->q, g->rows + b * g->dpad, g->sums + b, nb, g->dpad, j->out);
+                j->k->dot1(j->q, g->rows + b * g->dpad, nb, g->dpad, j->out);
             } else {
-                j->k->dotm(j->q, j->m, g->rows + b * g->dpad, g->sums + b, nb, g->dpad, j->out);
+                j->k->dotm(j->q, j->m, g->rows + b * g->dpad, nb, g->dpad, j->out);
             }
             j->sink += (uint32_t)j->out[nb - 1];
         }
@@ -246,11 +241,11 @@ static void check_variant(const cw__gallery_kernels_t *k, const gallery_t *g, co
     for (int mode = 0; mode < 2; mode++) {
         size_t total = mode == 0 ? n : (size_t)m * n;
         if (mode == 0) {
-            ref->dot1(q, g->rows, g->sums, n, g->dpad, want);
-            k->dot1(q, g->rows, g->sums, n, g->dpad, got);
+            ref->dot1(q, g->rows, n, g->dpad, want);
+            k->dot1(q, g->rows, n, g->dpad, got);
         } else {
-            ref->dotm(q, m, g->rows, g->sums, n, g->dpad, want);
-            k->dotm(q, m, g->rows, g->sums, n, g->dpad, got);
+            ref->dotm(q, m, g->rows, n, g->dpad, want);
+            k->dotm(q, m, g->rows, n, g->dpad, got);
         }
         if (memcmp(want, got, total * sizeof(int32_t)) != 0) {
             fprintf(stderr, "gallery_kernels: %s %s differs from the reference\n", k->name,
@@ -428,7 +423,6 @@ int main(int argc, char **argv)
             }
         }
         free(full.rows);
-        free(full.sums);
         free(q);
     }
     for (int i = 0; i < max_threads; i++) {

@@ -368,7 +368,6 @@ enum { KERN_BLOCK = 1024 };
 typedef struct kern_job {
     const cw__gallery_kernels_t *k;
     const int8_t *rows;
-    const int32_t *sums;
     const int8_t *q; // m x dpad
     int m;
     size_t n, dpad, parts;
@@ -386,9 +385,9 @@ static int kern_task(void *ctx, size_t part, int worker)
     for (size_t b = r0; b < r1; b += KERN_BLOCK) {
         size_t nb = r1 - b < KERN_BLOCK ? r1 - b : KERN_BLOCK;
         if (j->m == 1) {
-            j->k->dot1(j->q, j->rows + b * j->dpad, j->sums + b, nb, j->dpad, out);
+            j->k->dot1(j->q, j->rows + b * j->dpad, nb, j->dpad, out);
         } else {
-            j->k->dotm(j->q, j->m, j->rows + b * j->dpad, j->sums + b, nb, j->dpad, out);
+            j->k->dotm(j->q, j->m, j->rows + b * j->dpad, nb, j->dpad, out);
         }
     }
     return 0;
@@ -401,23 +400,16 @@ static double kernel_rate(const uint64_t *buf, size_t bytes, size_t dpad, int m,
     kern_job_t j = {cw__gallery_kernels(),
                     (const int8_t *)buf,
                     NULL,
-                    NULL,
                     m,
                     bytes / dpad,
                     dpad,
                     (size_t)threads,
                     NULL};
-    int32_t *sums = malloc(j.n * sizeof(int32_t));
     int8_t *q = malloc((size_t)m * dpad);
     j.out = malloc((size_t)threads * (size_t)m * KERN_BLOCK * sizeof(int32_t));
     double best = -1.0;
-    if (sums != NULL && q != NULL && j.out != NULL) {
-        // The buffer holds bytes of 1: each row sums to dpad (only the VNNI dotm reads it).
-        for (size_t i = 0; i < j.n; i++) {
-            sums[i] = (int32_t)dpad;
-        }
+    if (q != NULL && j.out != NULL) {
         memset(q, 3, (size_t)m * dpad);
-        j.sums = sums;
         j.q = q;
         double ms = 1e30;
         for (int p = 0; p < 3; p++) {
@@ -428,7 +420,6 @@ static double kernel_rate(const uint64_t *buf, size_t bytes, size_t dpad, int m,
         }
         best = (double)(j.n * dpad) / (ms * 1e6);
     }
-    free(sums);
     free(q);
     free(j.out);
     return best;

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// The gallery: rows (id, int8 scan copy with its scale, error bound and sum, float original),
-// an id index, and exact top-k search.
+// The gallery: rows (id, int8 scan copy with its scale, float original), per-block bounds, an id
+// index, and exact top-k search.
 //
 // Exactness: a row's int8 score a differs from its float score s by at most
 // B = e_x + e_q (1 + e_x), where e_x = ||x - x'|| and e_q = ||q - q'|| are the quantisation
-// errors of the (unit) row and query (|q.x - q'.x'| <= ||q|| ||x - x'|| + ||q - q'|| ||x'||).
-// The scan keeps the best `width` rows by a and remembers the largest a + B among the rows it
-// did not keep. After re-ranking the kept rows by s, the answer is proven exact when that
-// bound is below the k-th exact score; otherwise the search widens and runs again. Tests check
-// it against a brute-force float search, adversarial near-ties included.
+// errors of the (unit) row and query (|q.x - q'.x'| <= ||q|| ||x - x'|| + ||q - q'|| ||x'||);
+// e_x is bounded by its block's largest error. The scan keeps the best `width` rows by a; every
+// row it did not keep had a at most the weakest kept score h (the kept set only gets stronger),
+// so none of them can score above h + B. After re-ranking the kept rows by s, the answer is
+// proven exact when that bound is below the k-th exact score; otherwise the search widens and
+// runs again. Tests check it against a brute-force float search, adversarial near-ties included.
+//
+// Speed: once the kept set is full, h becomes an int32 threshold on the dot product for each
+// block (through the block's largest scale), and the kernels' find_ge skips the rows below it
+// many at a time; only the few rows at or above it are scored in float. The scan then runs at
+// about the speed of the dot-product kernel itself.
 #define _GNU_SOURCE // pthread_rwlockattr_setkind_np: writers must not starve behind searches
 #include "clearway/gallery.h"
 #include "clearway/alloc.h"
@@ -22,7 +28,7 @@
 #include <string.h>
 
 // Row-block size of the scan: the int32 dot products of one block stay in L1.
-enum { BLOCK = 1024 };
+enum { BLOCK = CW__GALLERY_BLOCK };
 
 // ---- id index: open addressing, linear probing; slot values are row + 1, 0 = empty, -1 = gone
 
@@ -39,22 +45,43 @@ static uint64_t mix64(uint64_t x)
 #define SLOT_EMPTY 0u
 #define SLOT_GONE UINT32_MAX
 
+static size_t n_blocks(size_t rows)
+{
+    return (rows + CW__GALLERY_BLOCK - 1) / CW__GALLERY_BLOCK;
+}
+
+// The index slot an id hashes to: multiply-shift maps the hash onto [0, index_cap) for any
+// capacity, so the index can be sized to its load rather than to a power of two.
+static size_t index_home(size_t cap, uint64_t id)
+{
+    __extension__ typedef unsigned __int128 u128;
+    return (size_t)(((u128)mix64(id) * cap) >> 64);
+}
+
 static int index_find(const cw_gallery_t *g, uint64_t id, size_t *pos)
 {
     if (g->index_cap == 0) {
         return -1;
     }
-    size_t mask = g->index_cap - 1;
-    for (size_t i = mix64(id) & mask;; i = (i + 1) & mask) {
+    for (size_t i = index_home(g->index_cap, id);; i = i + 1 == g->index_cap ? 0 : i + 1) {
         uint32_t v = g->index[i];
         if (v == SLOT_EMPTY) {
             return -1;
         }
         if (v != SLOT_GONE && g->ids[v - 1] == id) {
             *pos = i;
-            return (int)0;
+            return 0;
         }
     }
+}
+
+static void index_put(uint32_t *idx, size_t cap, uint64_t id, size_t row)
+{
+    size_t i = index_home(cap, id);
+    while (idx[i] != SLOT_EMPTY) {
+        i = i + 1 == cap ? 0 : i + 1;
+    }
+    idx[i] = (uint32_t)(row + 1);
 }
 
 static int index_rebuild(cw_gallery_t *g, size_t cap)
@@ -63,16 +90,10 @@ static int index_rebuild(cw_gallery_t *g, size_t cap)
     if (idx == NULL) {
         return CW_ENOMEM;
     }
-    size_t mask = cap - 1;
     for (size_t r = 0; r < g->n_rows; r++) {
-        if (!g->alive[r]) {
-            continue;
+        if (g->scale[r] != 0.0f) {
+            index_put(idx, cap, g->ids[r], r);
         }
-        size_t i = mix64(g->ids[r]) & mask;
-        while (idx[i] != SLOT_EMPTY) {
-            i = (i + 1) & mask;
-        }
-        idx[i] = (uint32_t)(r + 1);
     }
     cw_free(g->index);
     g->index = idx;
@@ -81,32 +102,79 @@ static int index_rebuild(cw_gallery_t *g, size_t cap)
     return 0;
 }
 
-// Room in the index for one more id (load factor <= 1/2, tombstones included).
+// Load factors of the index: rebuilt at INDEX_MAX (tombstones included) to INDEX_FILL, sized
+// for the larger of the live ids and the row capacity, so that building a gallery whose capacity
+// was given rebuilds it once. About 4 / 0.7 = 5.7 bytes per row: with linear probing a lookup
+// of a missing id at 0.8 load reads about 13 slots, a few cache lines, and adds and updates are
+// not the hot path. (At a load of 1/2 the index alone would be 6% of a 128-d gallery's scan copy.)
+#define INDEX_MAX 0.8
+#define INDEX_FILL 0.7
+
+// Room in the index for one more id.
 static int index_reserve(cw_gallery_t *g)
 {
-    if ((g->index_used + 1) * 2 <= g->index_cap) {
+    if ((double)(g->index_used + 1) <= INDEX_MAX * (double)g->index_cap) {
         return 0;
     }
-    size_t cap = g->index_cap ? g->index_cap : 1024;
-    while ((g->n_live + 1) * 2 > cap / 2 && cap < ((size_t)1 << 40)) {
-        cap *= 2;
-    }
-    return index_rebuild(g, cap);
+    size_t want = g->n_live + 1 > g->cap ? g->n_live + 1 : g->cap;
+    size_t cap = (size_t)((double)want / INDEX_FILL) + 1;
+    return index_rebuild(g, cap < 64 ? 64 : cap);
 }
 
 static void index_insert(cw_gallery_t *g, uint64_t id, size_t row)
 {
-    size_t mask = g->index_cap - 1;
-    size_t i = mix64(id) & mask;
-    while (g->index[i] != SLOT_EMPTY) {
-        i = (i + 1) & mask;
-    }
-    g->index[i] = (uint32_t)(row + 1);
+    index_put(g->index, g->index_cap, id, row);
     g->index_used++;
 }
 
 // ---- rows ----
 
+// Reallocate the row arrays to exactly cap rows (cap >= n_rows).
+static int resize(cw_gallery_t *g, size_t cap)
+{
+    size_t qbytes;
+    size_t fbytes;
+    if (cw_size_mul(cap, g->dpad, &qbytes) != 0 ||
+        cw_size_mul(cap, (size_t)g->cfg.dim * sizeof(float), &fbytes) != 0) {
+        return CW_EOVERFLOW;
+    }
+    size_t nb = n_blocks(cap);
+    int8_t *q = cw_aligned_alloc(64, qbytes > 0 ? qbytes : 64);
+    float *f = cw_malloc(fbytes > 0 ? fbytes : 1);
+    float *scale = cw_malloc(cap * sizeof(float) + 1);
+    uint64_t *ids = cw_malloc(cap * sizeof(uint64_t) + 1);
+    float *bscale = cw_calloc(nb + 1, sizeof(float));
+    float *berr = cw_calloc(nb + 1, sizeof(float));
+    if (q == NULL || f == NULL || scale == NULL || ids == NULL || bscale == NULL || berr == NULL) {
+        cw_aligned_free(q);
+        cw_free(f);
+        cw_free(scale);
+        cw_free(ids);
+        cw_free(bscale);
+        cw_free(berr);
+        return CW_ENOMEM;
+    }
+    size_t n = g->n_rows;
+    if (n > 0) {
+        memcpy(q, g->q, n * g->dpad);
+        memcpy(f, g->f, n * (size_t)g->cfg.dim * sizeof(float));
+        memcpy(scale, g->scale, n * sizeof(float));
+        memcpy(ids, g->ids, n * sizeof(uint64_t));
+        memcpy(bscale, g->bscale, n_blocks(n) * sizeof(float));
+        memcpy(berr, g->berr, n_blocks(n) * sizeof(float));
+    }
+    cw__gallery_free_rows(g);
+    g->q = q;
+    g->f = f;
+    g->scale = scale;
+    g->ids = ids;
+    g->bscale = bscale;
+    g->berr = berr;
+    g->cap = cap;
+    return 0;
+}
+
+// Room for need rows: by half again at a time (a gallery given its capacity never grows).
 static int grow(cw_gallery_t *g, size_t need)
 {
     if (need <= g->cap) {
@@ -115,57 +183,10 @@ static int grow(cw_gallery_t *g, size_t need)
     if (need > CW__GALLERY_MAX_ROWS) {
         return CW_EOVERFLOW;
     }
-    size_t cap = g->cap ? g->cap : 1024;
-    while (cap < need) {
-        cap *= 2;
-    }
-    if (cap > CW__GALLERY_MAX_ROWS) {
-        cap = CW__GALLERY_MAX_ROWS;
-    }
-    size_t qbytes;
-    size_t fbytes;
-    if (cw_size_mul(cap, g->dpad, &qbytes) != 0 ||
-        cw_size_mul(cap, (size_t)g->cfg.dim * sizeof(float), &fbytes) != 0) {
-        return CW_EOVERFLOW;
-    }
-    int8_t *q = cw_aligned_alloc(64, qbytes);
-    float *f = cw_malloc(fbytes);
-    float *scale = cw_malloc(cap * sizeof(float));
-    float *err = cw_malloc(cap * sizeof(float));
-    int32_t *sums = cw_malloc(cap * sizeof(int32_t));
-    uint64_t *ids = cw_malloc(cap * sizeof(uint64_t));
-    uint8_t *alive = cw_malloc(cap);
-    if (q == NULL || f == NULL || scale == NULL || err == NULL || sums == NULL || ids == NULL ||
-        alive == NULL) {
-        cw_aligned_free(q);
-        cw_free(f);
-        cw_free(scale);
-        cw_free(err);
-        cw_free(sums);
-        cw_free(ids);
-        cw_free(alive);
-        return CW_ENOMEM;
-    }
-    size_t n = g->n_rows;
-    if (n > 0) {
-        memcpy(q, g->q, n * g->dpad);
-        memcpy(f, g->f, n * (size_t)g->cfg.dim * sizeof(float));
-        memcpy(scale, g->scale, n * sizeof(float));
-        memcpy(err, g->err, n * sizeof(float));
-        memcpy(sums, g->sums, n * sizeof(int32_t));
-        memcpy(ids, g->ids, n * sizeof(uint64_t));
-        memcpy(alive, g->alive, n);
-    }
-    cw__gallery_free_rows(g);
-    g->q = q;
-    g->f = f;
-    g->scale = scale;
-    g->err = err;
-    g->sums = sums;
-    g->ids = ids;
-    g->alive = alive;
-    g->cap = cap;
-    return 0;
+    size_t cap = g->cap + g->cap / 2;
+    cap = cap < 1024 ? 1024 : cap;
+    cap = cap < need ? need : cap;
+    return resize(g, cap < CW__GALLERY_MAX_ROWS ? cap : CW__GALLERY_MAX_ROWS);
 }
 
 void cw__gallery_free_rows(cw_gallery_t *g)
@@ -177,16 +198,14 @@ void cw__gallery_free_rows(cw_gallery_t *g)
     }
     cw_free_wipe(g->f, g->cap * (size_t)g->cfg.dim * sizeof(float));
     cw_free(g->scale);
-    cw_free(g->err);
-    cw_free(g->sums);
     cw_free(g->ids);
-    cw_free(g->alive);
+    cw_free(g->bscale);
+    cw_free(g->berr);
     g->q = NULL;
     g->f = NULL;
-    g->scale = g->err = NULL;
-    g->sums = NULL;
+    g->scale = NULL;
     g->ids = NULL;
-    g->alive = NULL;
+    g->bscale = g->berr = NULL;
 }
 
 int cw__gallery_normalise(const float *v, uint32_t dim, float *out)
@@ -209,7 +228,7 @@ int cw__gallery_normalise(const float *v, uint32_t dim, float *out)
 }
 
 void cw__gallery_quantise(const float *x, uint32_t dim, size_t dpad, int8_t *q, float *scale,
-                          float *err, int32_t *sum)
+                          float *err)
 {
     float maxabs = 0.0f;
     for (uint32_t i = 0; i < dim; i++) {
@@ -217,12 +236,10 @@ void cw__gallery_quantise(const float *x, uint32_t dim, size_t dpad, int8_t *q, 
     }
     float s = maxabs / 127.0f;
     double e = 0.0;
-    int32_t total = 0;
     for (uint32_t i = 0; i < dim; i++) {
         long v = lrintf(x[i] / s);
         v = v > 127 ? 127 : (v < -127 ? -127 : v);
         q[i] = (int8_t)v;
-        total += (int32_t)v;
         double d = (double)x[i] - (double)v * s;
         e += d * d;
     }
@@ -230,17 +247,18 @@ void cw__gallery_quantise(const float *x, uint32_t dim, size_t dpad, int8_t *q, 
     *scale = s;
     // Rounded up a little: the bound must hold despite float rounding in the scores.
     *err = (float)(sqrt(e) * (1.0 + 1e-6) + 1e-6);
-    *sum = total;
 }
 
 // Write row r from the normalised template x.
 static void put_row(cw_gallery_t *g, size_t r, uint64_t id, const float *x)
 {
-    cw__gallery_quantise(x, g->cfg.dim, g->dpad, g->q + r * g->dpad, &g->scale[r], &g->err[r],
-                         &g->sums[r]);
+    float err;
+    cw__gallery_quantise(x, g->cfg.dim, g->dpad, g->q + r * g->dpad, &g->scale[r], &err);
     memcpy(g->f + r * g->cfg.dim, x, g->cfg.dim * sizeof(float));
     g->ids[r] = id;
-    g->alive[r] = 1;
+    size_t b = r / CW__GALLERY_BLOCK;
+    g->bscale[b] = fmaxf(g->bscale[b], g->scale[r]);
+    g->berr[b] = fmaxf(g->berr[b], err);
 }
 
 int cw__gallery_init(cw_gallery_t *g, const cw_gallery_config_t *cfg)
@@ -271,7 +289,7 @@ int cw_gallery_create(const cw_gallery_config_t *cfg, cw_gallery_t **out)
     }
     int rc = cw__gallery_init(g, cfg);
     if (rc == 0 && cfg->capacity > 0) {
-        rc = grow(g, cfg->capacity < CW__GALLERY_MAX_ROWS ? cfg->capacity : CW__GALLERY_MAX_ROWS);
+        rc = resize(g, cfg->capacity < CW__GALLERY_MAX_ROWS ? cfg->capacity : CW__GALLERY_MAX_ROWS);
         if (rc != 0) {
             pthread_rwlock_destroy(&g->lock);
         }
@@ -313,9 +331,10 @@ void cw_gallery_memory(const cw_gallery_t *g, size_t *scan_bytes, size_t *float_
 {
     cw_gallery_t *m = (cw_gallery_t *)g;
     pthread_rwlock_rdlock(&m->lock);
-    size_t per_row = g->dpad + sizeof(float) * 2 + sizeof(int32_t) + sizeof(uint64_t) + 1;
+    size_t per_row = g->dpad + sizeof(float) + sizeof(uint64_t);
     if (scan_bytes != NULL) {
-        *scan_bytes = g->cap * per_row + g->index_cap * sizeof(uint32_t);
+        *scan_bytes = g->cap * per_row + n_blocks(g->cap) * 2 * sizeof(float) +
+                      g->index_cap * sizeof(uint32_t);
     }
     if (float_bytes != NULL) {
         *float_bytes = g->cap * (size_t)g->cfg.dim * sizeof(float);
@@ -382,7 +401,7 @@ int cw_gallery_remove(cw_gallery_t *g, uint64_t id)
         rc = CW_ENOENT;
     } else {
         size_t r = g->index[pos] - 1;
-        g->alive[r] = 0;
+        g->scale[r] = 0.0f;
         cw_memzero(g->f + r * g->cfg.dim, g->cfg.dim * sizeof(float));
         cw_memzero(g->q + r * g->dpad, g->dpad);
         g->index[pos] = SLOT_GONE;
@@ -392,37 +411,67 @@ int cw_gallery_remove(cw_gallery_t *g, uint64_t id)
     return rc;
 }
 
+// ||x - q * scale|| of row r, rounded up as cw__gallery_quantise rounds it (the same value).
+static float row_err(const cw_gallery_t *g, size_t r)
+{
+    const float *x = g->f + r * g->cfg.dim;
+    const int8_t *q = g->q + r * g->dpad;
+    const float s = g->scale[r];
+    double e = 0.0;
+    for (uint32_t i = 0; i < g->cfg.dim; i++) {
+        double d = (double)x[i] - (double)q[i] * s;
+        e += d * d;
+    }
+    return (float)(sqrt(e) * (1.0 + 1e-6) + 1e-6);
+}
+
 int cw_gallery_compact(cw_gallery_t *g)
 {
     if (g == NULL) {
         return CW_EINVAL;
     }
     pthread_rwlock_wrlock(&g->lock);
+    // The new index first: once rows move, the old one is wrong, so nothing may fail after.
+    size_t icap = g->index_cap ? g->index_cap : 64;
+    uint32_t *idx = cw_calloc(icap, sizeof(uint32_t));
+    if (idx == NULL) {
+        pthread_rwlock_unlock(&g->lock);
+        return CW_ENOMEM;
+    }
     size_t w = 0;
     const size_t d = g->cfg.dim;
     for (size_t r = 0; r < g->n_rows; r++) {
-        if (!g->alive[r]) {
+        if (g->scale[r] == 0.0f) {
             continue;
         }
         if (w != r) {
             memcpy(g->q + w * g->dpad, g->q + r * g->dpad, g->dpad);
             memcpy(g->f + w * d, g->f + r * d, d * sizeof(float));
             g->scale[w] = g->scale[r];
-            g->err[w] = g->err[r];
-            g->sums[w] = g->sums[r];
             g->ids[w] = g->ids[r];
-            g->alive[w] = 1;
         }
+        index_put(idx, icap, g->ids[w], w);
         w++;
     }
     if (w < g->n_rows) {
         cw_memzero(g->q + w * g->dpad, (g->n_rows - w) * g->dpad);
         cw_memzero(g->f + w * d, (g->n_rows - w) * d * sizeof(float));
     }
+    // The block bounds, recomputed: removed rows no longer widen them.
+    memset(g->bscale, 0, n_blocks(g->n_rows) * sizeof(float));
+    memset(g->berr, 0, n_blocks(g->n_rows) * sizeof(float));
+    for (size_t r = 0; r < w; r++) {
+        size_t b = r / CW__GALLERY_BLOCK;
+        g->bscale[b] = fmaxf(g->bscale[b], g->scale[r]);
+        g->berr[b] = fmaxf(g->berr[b], row_err(g, r));
+    }
     g->n_rows = w;
-    int rc = index_rebuild(g, g->index_cap ? g->index_cap : 1024);
+    cw_free(g->index);
+    g->index = idx;
+    g->index_cap = icap;
+    g->index_used = w;
     pthread_rwlock_unlock(&g->lock);
-    return rc;
+    return 0;
 }
 
 // ---- search ----
@@ -482,15 +531,9 @@ typedef struct scan {
     cand_t *heap;
     int n;
     int width;
-    float qe;        // the query's quantisation error
-    float out_bound; // largest a + B of the rows not kept
+    int left_out; // a row was not kept (then every such row scored at most heap[0].key)
+    float emax;   // the largest block error among the rows scanned
 } scan_t;
-
-// B of a row: how far its int8 score may be from its float score (see the top of the file).
-static float row_bound(const cw_gallery_t *g, const scan_t *s, uint32_t row)
-{
-    return g->err[row] + s->qe * (1.0f + g->err[row]) + 1e-6f;
-}
 
 static void scan_push(const cw_gallery_t *g, scan_t *s, float a, uint32_t row)
 {
@@ -500,46 +543,82 @@ static void scan_push(const cw_gallery_t *g, scan_t *s, float a, uint32_t row)
         sift_up(g, s->heap, s->n++);
         return;
     }
+    s->left_out = 1;
     if (worse(g, &s->heap[0], &c)) {
-        const cand_t *out = &s->heap[0];
-        s->out_bound = fmaxf(s->out_bound, out->key + row_bound(g, s, out->row));
         s->heap[0] = c;
         sift_down(g, s->heap, s->n, 0);
-    } else {
-        s->out_bound = fmaxf(s->out_bound, a + row_bound(g, s, row));
     }
 }
 
-// Scan rows [r0, r1) for m queries at once (qq: m x dpad int8, qs: their scales, qe: their
-// errors), pushing into scans[0..m).
-static void scan_rows(const cw_gallery_t *g, const int8_t *qq, const float *qs, const float *qe,
-                      int m, size_t r0, size_t r1, scan_t *scans, int32_t *dots)
+// Row r with int8 dot product d: scored, and kept if it beats the weakest kept row.
+static void scan_one(const cw_gallery_t *g, scan_t *s, int32_t d, float qs, size_t r)
+{
+    float sc = g->scale[r];
+    if (sc == 0.0f) {
+        return; // removed
+    }
+    float a = (float)d * qs * sc;
+    if (s->n == s->width && a < s->heap[0].key) {
+        s->left_out = 1;
+        return;
+    }
+    scan_push(g, s, a, (uint32_t)r);
+}
+
+// The int32 dot product below which no row of a block (largest scale bs) can score h > 0 or
+// more with a query of scale qs: d < t implies d qs scale < h. Rounded down, with a relative
+// margin far above float rounding, so that the skip never drops a row the float test keeps.
+static int32_t dot_threshold(float h, float qs, float bs)
+{
+    double t = (double)h / ((double)qs * (double)bs) * (1.0 - 1e-6);
+    return t >= 2147483647.0 ? INT32_MAX : (int32_t)floor(t);
+}
+
+// Scan rows [r0, r1) (r0 a multiple of BLOCK) for m queries at once (qq: m x dpad int8, qs:
+// their scales), pushing into scans[0..m).
+static void scan_rows(const cw_gallery_t *g, const int8_t *qq, const float *qs, int m, size_t r0,
+                      size_t r1, scan_t *scans, int32_t *dots)
 {
     const cw__gallery_kernels_t *k = cw__gallery_kernels();
     for (size_t b = r0; b < r1; b += BLOCK) {
         size_t nb = r1 - b < BLOCK ? r1 - b : BLOCK;
+        const float bs = g->bscale[b / BLOCK];
+        if (bs == 0.0f) {
+            continue; // every row of the block removed
+        }
+        const float be = g->berr[b / BLOCK];
         const int8_t *rows = g->q + b * g->dpad;
+        // The rows that pass the threshold read their scale, a few scattered ones per block:
+        // ask for the next block's scales now (4 bytes a row beside the row's dpad), so those
+        // reads find them in cache instead of waiting on memory each time.
+        for (size_t o = b + BLOCK; o < r1 && o < b + 2 * BLOCK; o += 64 / sizeof(float)) {
+            __builtin_prefetch(&g->scale[o]);
+        }
         if (m == 1) {
-            k->dot1(qq, rows, g->sums + b, nb, g->dpad, dots);
+            k->dot1(qq, rows, nb, g->dpad, dots);
         } else {
-            k->dotm(qq, m, rows, g->sums + b, nb, g->dpad, dots);
+            k->dotm(qq, m, rows, nb, g->dpad, dots);
         }
         for (int qi = 0; qi < m; qi++) {
             const int32_t *d = dots + (size_t)qi * nb;
             scan_t *s = &scans[qi];
-            s->qe = qe[qi];
-            for (size_t i = 0; i < nb; i++) {
-                size_t r = b + i;
-                if (!g->alive[r]) {
+            s->emax = fmaxf(s->emax, be);
+            size_t i = 0;
+            while (i < nb) {
+                if (s->n < s->width || !(s->heap[0].key > 0.0f)) {
+                    scan_one(g, s, d[i], qs[qi], b + i);
+                    i++;
                     continue;
                 }
-                float a = (float)d[i] * qs[qi] * g->scale[r];
-                if (s->n == s->width && a < s->heap[0].key) {
-                    // Cannot enter the kept set; its bound still counts for the proof.
-                    s->out_bound = fmaxf(s->out_bound, a + row_bound(g, s, (uint32_t)r));
-                    continue;
+                // The kept set is full: skip to the next row that could enter it.
+                size_t j = i + k->find_ge(d + i, nb - i, dot_threshold(s->heap[0].key, qs[qi], bs));
+                if (j > i) {
+                    s->left_out = 1;
                 }
-                scan_push(g, s, a, (uint32_t)r);
+                if (j < nb) {
+                    scan_one(g, s, d[j], qs[qi], b + j);
+                }
+                i = j + 1;
             }
         }
     }
@@ -585,7 +664,7 @@ static int scan_task(void *ctx, size_t part, int worker)
     job_t *j = ctx;
     size_t n = j->g->n_rows;
     size_t per = (n + j->parts - 1) / j->parts;
-    per = (per + 63) / 64 * 64;
+    per = (per + BLOCK - 1) / BLOCK * BLOCK; // parts start on a block of the bounds
     size_t r0 = part * per < n ? part * per : n;
     size_t r1 = r0 + per < n ? r0 + per : n;
     scan_t *scans = j->scans + part * (size_t)j->m;
@@ -593,10 +672,10 @@ static int scan_task(void *ctx, size_t part, int worker)
         scans[qi].heap = j->heaps + (part * (size_t)j->m + (size_t)qi) * (size_t)j->width;
         scans[qi].n = 0;
         scans[qi].width = j->width;
-        scans[qi].out_bound = -INFINITY;
+        scans[qi].left_out = 0;
+        scans[qi].emax = 0.0f;
     }
-    scan_rows(j->g, j->qq, j->qs, j->qe, j->m, r0, r1, scans,
-              j->dots + part * (size_t)j->m * BLOCK);
+    scan_rows(j->g, j->qq, j->qs, j->m, r0, r1, scans, j->dots + part * (size_t)j->m * BLOCK);
     return 0;
 }
 
@@ -609,7 +688,11 @@ static int finish(const job_t *j, int qi, const float *x, int k, cw_gallery_hit_
     float out_bound = -INFINITY;
     for (size_t p = 0; p < j->parts; p++) {
         const scan_t *s = &j->scans[p * (size_t)j->m + (size_t)qi];
-        out_bound = fmaxf(out_bound, s->out_bound);
+        if (s->left_out) {
+            // No row this part left out scored above its weakest kept row (see the top).
+            float e = s->emax;
+            out_bound = fmaxf(out_bound, s->heap[0].key + e + j->qe[qi] * (1.0f + e) + 1e-6f);
+        }
         for (int i = 0; i < s->n; i++) {
             tmp[nc].id = g->ids[s->heap[i].row];
             tmp[nc].score = exact_score(g, x, s->heap[i].row);
@@ -643,9 +726,8 @@ static int search_locked(const cw_gallery_t *g, const float *queries, int m, int
     for (int qi = 0; qi < m && rc == 0; qi++) {
         rc = cw__gallery_normalise(queries + (size_t)qi * dim, dim, x + (size_t)qi * dim);
         if (rc == 0) {
-            int32_t sum;
             cw__gallery_quantise(x + (size_t)qi * dim, dim, g->dpad, qq + (size_t)qi * g->dpad,
-                                 &qs[qi], &qe[qi], &sum);
+                                 &qs[qi], &qe[qi]);
         }
     }
     // Kept rows per query: wide enough that the proof usually holds at the first pass (the

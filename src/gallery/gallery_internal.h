@@ -15,9 +15,18 @@
 
 /* Rows are indexed by uint32 in the id index (value row + 1; UINT32_MAX marks a removed id). */
 #define CW__GALLERY_MAX_ROWS ((size_t)UINT32_MAX - 2)
-/* Queries answered in one pass by the batched search. */
-enum { CW__GALLERY_MAX_BATCH = 64 };
+enum {
+    CW__GALLERY_MAX_BATCH = 64, /* queries answered in one pass by the batched search */
+    CW__GALLERY_BLOCK = 1024,   /* rows per scan block, and per block of the bounds below */
+};
 
+/*
+ * Per row the scan needs only the int8 copy, its scale and the id: the quantisation error that
+ * the exactness proof needs is kept per block of CW__GALLERY_BLOCK rows (the largest of the
+ * block, an upper bound that only grows until compaction recomputes it), and so is the largest
+ * scale, which turns the score of the kept set's weakest member into an int32 threshold the
+ * scan compares dot products with. A removed row has scale 0 (and its copies wiped).
+ */
 struct cw_gallery {
     cw_gallery_config_t cfg;
     size_t dpad;
@@ -27,12 +36,11 @@ struct cw_gallery {
     size_t cap;
     int8_t *q;       /* cap x dpad */
     float *f;        /* cap x dim, L2-normalised */
-    float *scale;    /* per row: x ~ q * scale */
-    float *err;      /* per row: ||x - q * scale|| (rounded up) */
-    int32_t *sums;   /* per row: sum of q (for u8 x s8 kernels) */
+    float *scale;    /* per row: x ~ q * scale; 0 once removed */
     uint64_t *ids;   /* per row */
-    uint8_t *alive;  /* per row: 0 once removed */
-    uint32_t *index; /* open addressing, index_cap a power of two */
+    float *bscale;   /* per block: no row's scale is larger */
+    float *berr;     /* per block: no row's ||x - q * scale|| is larger (rounded up) */
+    uint32_t *index; /* open addressing, slots 0..index_cap) reached by multiply-shift */
     size_t index_cap;
     size_t index_used; /* slots not empty (live + removed marks) */
 };
@@ -43,9 +51,9 @@ int cw__gallery_init(cw_gallery_t *g, const cw_gallery_config_t *cfg);
 void cw__gallery_free_rows(cw_gallery_t *g);
 /* L2-normalise v into out; CW_EINVAL for NaN/Inf or a zero vector. */
 int cw__gallery_normalise(const float *v, uint32_t dim, float *out);
-/* The int8 copy of a unit vector: per-vector scale, error norm (rounded up) and sum. */
+/* The int8 copy of a unit vector: per-vector scale and error norm (rounded up). */
 void cw__gallery_quantise(const float *x, uint32_t dim, size_t dpad, int8_t *q, float *scale,
-                          float *err, int32_t *sum);
+                          float *err);
 
 /*
  * The GPD fitter on its own (decide.c), for the calibration tool and the tests: excess[0..k)

@@ -108,7 +108,7 @@ int cw_gallery_save(const cw_gallery_t *g, const char *path, char *diag, size_t 
     }
     uint8_t buf[8 + CW_GALLERY_MAX_DIM * sizeof(float)];
     for (size_t r = 0; r < g->n_rows && rc == 0; r++) {
-        if (!g->alive[r]) {
+        if (g->scale[r] == 0.0f) { // removed
             continue;
         }
         put_u64(buf, g->ids[r]);

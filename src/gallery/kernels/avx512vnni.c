@@ -8,10 +8,12 @@
 // - dotm (m >= DOTM_PACKED_MIN) turns the problem around: the queries, packed as u8 (q + 128)
 //   sixteen to a register, four bytes of each, meet one row's four bytes broadcast from memory,
 //   so one instruction makes 64 products for 16 queries and no horizontal sums are needed. The
-//   accumulators start at -128 * row_sums[i] (the correction for the +128), and sixteen rows'
+//   accumulators start at -128 * sum(row i) (the correction for the +128), and sixteen rows'
 //   results are transposed into out. Rows stream from memory once per call, prefetched one
-//   group ahead. With fewer than DOTM_PACKED_MIN queries the unused lanes cost more than the
-//   blocked dot1.
+//   group ahead. The row sums come from the rows themselves, one vpdpbusd with a vector of ones
+//   per 64 bytes of each sixteen-row group (about 1/16 of the group's products for 16 queries),
+//   so the gallery stores nothing but the rows. With fewer than DOTM_PACKED_MIN queries the unused
+//   lanes cost more than the blocked dot1.
 #include "kernels.h"
 
 #include "clearway/alloc.h"
@@ -70,11 +72,10 @@ CW__GK_INLINE void dot1_body(const int8_t *q, const int8_t *rows, size_t n, size
 }
 
 // The common widths get their own copies, with the row offsets as constants.
-static void dot1(const int8_t *q, const int8_t *rows, const int32_t *row_sums, size_t n,
-                 size_t dpad, int32_t *out)
+static void dot1(const int8_t *q, const int8_t *rows, size_t n, size_t dpad, int32_t *out)
 {
     if (dpad % 64 != 0) { // outside the contract (kernels.h): still exact
-        cw__gallery_kernels_scalar.dot1(q, rows, row_sums, n, dpad, out);
+        cw__gallery_kernels_scalar.dot1(q, rows, n, dpad, out);
         return;
     }
     switch (dpad) {
@@ -175,14 +176,35 @@ CW__GK_INLINE void group16(const int8_t *r, const int32_t *sums, size_t nr, size
     }
 }
 
-CW__GK_INLINE void dotm_body(const __m512i *qp, int m, const int8_t *rows, const int32_t *row_sums,
-                             size_t n, size_t dpad, int32_t *out)
+// sums[j] = the sum of row j's dpad values, for sixteen rows from r: ones (u8) times the rows (s8).
+CW__GK_INLINE void sums16(const int8_t *r, size_t dpad, int32_t sums[16])
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i acc[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++) {
+        acc[j] = _mm512_setzero_si512();
+    }
+    for (size_t k = 0; k < dpad / 64; k++) {
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            acc[j] = _mm512_dpbusd_epi32(acc[j], ones,
+                                         _mm512_loadu_si512(r + (size_t)j * dpad + 64 * k));
+        }
+    }
+    _mm512_storeu_si512(sums, cw__gk_reduce16(acc));
+}
+
+CW__GK_INLINE void dotm_body(const __m512i *qp, int m, const int8_t *rows, size_t n, size_t dpad,
+                             int32_t *out)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         cw__gk_prefetch(rows, (i + 16) * dpad + CW__GK_PREFETCH, (i + 32) * dpad + CW__GK_PREFETCH,
                         n * dpad);
-        group16(rows + i * dpad, row_sums + i, 16, dpad, qp, m, n, i, out);
+        _Alignas(64) int32_t sums[16];
+        sums16(rows + i * dpad, dpad, sums);
+        group16(rows + i * dpad, sums, 16, dpad, qp, m, n, i, out);
     }
     if (i < n) {
         // The last rows, copied with zero rows after them so that no load passes the end.
@@ -191,24 +213,23 @@ CW__GK_INLINE void dotm_body(const __m512i *qp, int m, const int8_t *rows, const
         size_t nr = n - i;
         memset(tail, 0, 16 * dpad);
         memcpy(tail, rows + i * dpad, nr * dpad);
-        memcpy(sums, row_sums + i, nr * sizeof(int32_t));
+        sums16(tail, dpad, sums);
         group16(tail, sums, nr, dpad, qp, m, n, i, out);
         cw_memzero(tail, nr * dpad);
     }
 }
 
-static void dotm(const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums, size_t n,
-                 size_t dpad, int32_t *out)
+static void dotm(const int8_t *q, int m, const int8_t *rows, size_t n, size_t dpad, int32_t *out)
 {
     if (m < DOTM_PACKED_MIN || dpad % 64 != 0 || dpad > CW__GALLERY_DPAD_MAX) {
         // (The last two are outside the contract, kernels.h; the blocked dot1 stays exact.)
-        cw__gallery_dotm_blocked(dot1, q, m, rows, row_sums, n, dpad, out);
+        cw__gallery_dotm_blocked(dot1, q, m, rows, n, dpad, out);
         return;
     }
     if (m > CW__GALLERY_DOTM_MAX) { // outside the contract too: in batches that fit qp
         for (int q0 = 0; q0 < m; q0 += CW__GALLERY_DOTM_MAX) {
             int mq = m - q0 < CW__GALLERY_DOTM_MAX ? m - q0 : CW__GALLERY_DOTM_MAX;
-            dotm(q + (size_t)q0 * dpad, mq, rows, row_sums, n, dpad, out + (size_t)q0 * n);
+            dotm(q + (size_t)q0 * dpad, mq, rows, n, dpad, out + (size_t)q0 * n);
         }
         return;
     }
@@ -218,7 +239,7 @@ static void dotm(const int8_t *q, int m, const int8_t *rows, const int32_t *row_
     switch (dpad) {
 #define CASE(d)                                                                                    \
     case d:                                                                                        \
-        dotm_body(qp, m, rows, row_sums, n, d, out);                                               \
+        dotm_body(qp, m, rows, n, d, out);                                                         \
         break;
         CASE(64)
         CASE(128)
@@ -238,15 +259,21 @@ static void dotm(const int8_t *q, int m, const int8_t *rows, const int32_t *row_
         CASE(1024)
 #undef CASE
     default: // not reached (dpad checked above)
-        dotm_body(qp, m, rows, row_sums, n, dpad, out);
+        dotm_body(qp, m, rows, n, dpad, out);
         break;
     }
     // The packed queries are biometric data.
     cw_memzero(qp, (size_t)(m + 15) / 16 * (dpad / 4) * sizeof(__m512i));
 }
 
+static size_t find_ge(const int32_t *d, size_t n, int32_t t)
+{
+    return cw__gk_find_ge_avx512(d, n, t);
+}
+
 const cw__gallery_kernels_t cw__gallery_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dot1 = dot1,
     .dotm = dotm,
+    .find_ge = find_ge,
 };

@@ -55,11 +55,10 @@ CW__GK_INLINE void dot1_body(const int8_t *q, const int8_t *rows, size_t n, size
     }
 }
 
-static void dot1(const int8_t *q, const int8_t *rows, const int32_t *row_sums, size_t n,
-                 size_t dpad, int32_t *out)
+static void dot1(const int8_t *q, const int8_t *rows, size_t n, size_t dpad, int32_t *out)
 {
     if (dpad % 64 != 0) { // outside the contract (kernels.h): still exact
-        cw__gallery_kernels_scalar.dot1(q, rows, row_sums, n, dpad, out);
+        cw__gallery_kernels_scalar.dot1(q, rows, n, dpad, out);
         return;
     }
     switch (dpad) {
@@ -78,14 +77,19 @@ static void dot1(const int8_t *q, const int8_t *rows, const int32_t *row_sums, s
     }
 }
 
-static void dotm(const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums, size_t n,
-                 size_t dpad, int32_t *out)
+static void dotm(const int8_t *q, int m, const int8_t *rows, size_t n, size_t dpad, int32_t *out)
 {
-    cw__gallery_dotm_blocked(dot1, q, m, rows, row_sums, n, dpad, out);
+    cw__gallery_dotm_blocked(dot1, q, m, rows, n, dpad, out);
+}
+
+static size_t find_ge(const int32_t *d, size_t n, int32_t t)
+{
+    return cw__gk_find_ge_avx2(d, n, t);
 }
 
 const cw__gallery_kernels_t cw__gallery_kernels_avxvnni = {
     .name = "avxvnni",
     .dot1 = dot1,
     .dotm = dotm,
+    .find_ge = find_ge,
 };

@@ -12,9 +12,6 @@
  * - Values lie in [-127, 127] (the quantiser clamps there). The AVX2 and AVX-512BW kernels rely
  *   on it for rows (their u8 x s8 products would saturate with a row value of -128); the
  *   reference and the VNNI kernels are exact for all of [-128, 127].
- * - row_sums[i] is the exact sum of row i's values. Only the AVX-512 VNNI dotm reads it (it
- *   feeds the queries as u8 = q + 128 and subtracts 128 * row_sums[i]); a wrong sum gives a
- *   wrong dot product there, so keep it in step with the row.
  * - Outside this contract (dpad not a multiple of 64 or above 1024, m above 64) every variant
  *   still returns exact sums, through slower paths; only values of -128 in rows can break the
  *   AVX2 and AVX-512BW kernels.
@@ -39,16 +36,19 @@ enum {
 typedef struct cw__gallery_kernels {
     const char *name; /* "scalar", "avx2", "avxvnni", "avx512bw", "avx512vnni" */
     /* out[i] = sum_j q[j] * rows[i * dpad + j] for i < n: exact int32. */
-    void (*dot1)(const int8_t *q, const int8_t *rows, const int32_t *row_sums, size_t n,
-                 size_t dpad, int32_t *out);
+    void (*dot1)(const int8_t *q, const int8_t *rows, size_t n, size_t dpad, int32_t *out);
     /*
      * m queries (query qi at q + qi * dpad), 1 <= m <= CW__GALLERY_DOTM_MAX:
      * out[qi * n + i] = dot(query qi, row i). Each row is read from memory once for all m
      * queries. out holds m * n int32, so callers pass blocks of about a thousand rows to keep
      * it in cache.
      */
-    void (*dotm)(const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums, size_t n,
-                 size_t dpad, int32_t *out);
+    void (*dotm)(const int8_t *q, int m, const int8_t *rows, size_t n, size_t dpad, int32_t *out);
+    /*
+     * The first i < n with d[i] >= t, or n when there is none: how the scan skips, a few dozen
+     * values per instruction, the rows whose int8 score cannot reach the kept set.
+     */
+    size_t (*find_ge)(const int32_t *d, size_t n, int32_t t);
 } cw__gallery_kernels_t;
 
 /* Every variant; only the ones this build compiled exist (dispatch.c checks the CW_GALLERY_HAVE_*
@@ -74,17 +74,14 @@ const cw__gallery_kernels_t *cw__gallery_kernels_ref(void);
  */
 int cw__gallery_kernels_all(const cw__gallery_kernels_t **out, int max);
 
-/* cw__gallery_row_sum: the sum of a row's dpad values (what row_sums[i] must hold). */
-int32_t cw__gallery_row_sum(const int8_t *row, size_t dpad);
-
 /*
  * cw__gallery_dotm_blocked: dotm built on a dot1: the rows in blocks of about 32 KB, each block
  * passed over by the m queries while it is in L1. For variants whose dot1 is already cheaper per
  * query and row than a batched kernel (the non-VNNI ones), and for small m.
  */
-void cw__gallery_dotm_blocked(void (*dot1)(const int8_t *, const int8_t *, const int32_t *, size_t,
-                                           size_t, int32_t *),
-                              const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums,
-                              size_t n, size_t dpad, int32_t *out);
+void cw__gallery_dotm_blocked(void (*dot1)(const int8_t *, const int8_t *, size_t, size_t,
+                                           int32_t *),
+                              const int8_t *q, int m, const int8_t *rows, size_t n, size_t dpad,
+                              int32_t *out);
 
 #endif

@@ -4,10 +4,8 @@
 // share. Built for the baseline instruction set on every platform.
 #include "kernels.h"
 
-static void dot1_ref(const int8_t *q, const int8_t *rows, const int32_t *row_sums, size_t n,
-                     size_t dpad, int32_t *out)
+static void dot1_ref(const int8_t *q, const int8_t *rows, size_t n, size_t dpad, int32_t *out)
 {
-    (void)row_sums;
     for (size_t i = 0; i < n; i++) {
         const int8_t *r = rows + i * dpad;
         int32_t s = 0;
@@ -26,38 +24,38 @@ static size_t block_rows(size_t dpad)
     return b < 16 ? 16 : b;
 }
 
-void cw__gallery_dotm_blocked(void (*dot1)(const int8_t *, const int8_t *, const int32_t *, size_t,
-                                           size_t, int32_t *),
-                              const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums,
-                              size_t n, size_t dpad, int32_t *out)
+void cw__gallery_dotm_blocked(void (*dot1)(const int8_t *, const int8_t *, size_t, size_t,
+                                           int32_t *),
+                              const int8_t *q, int m, const int8_t *rows, size_t n, size_t dpad,
+                              int32_t *out)
 {
     size_t step = block_rows(dpad);
     for (size_t b = 0; b < n; b += step) {
         size_t nb = n - b < step ? n - b : step;
         for (int qi = 0; qi < m; qi++) {
-            dot1(q + (size_t)qi * dpad, rows + b * dpad, row_sums != NULL ? row_sums + b : NULL, nb,
-                 dpad, out + (size_t)qi * n + b);
+            dot1(q + (size_t)qi * dpad, rows + b * dpad, nb, dpad, out + (size_t)qi * n + b);
         }
     }
 }
 
-static void dotm_ref(const int8_t *q, int m, const int8_t *rows, const int32_t *row_sums, size_t n,
-                     size_t dpad, int32_t *out)
+static void dotm_ref(const int8_t *q, int m, const int8_t *rows, size_t n, size_t dpad,
+                     int32_t *out)
 {
-    cw__gallery_dotm_blocked(dot1_ref, q, m, rows, row_sums, n, dpad, out);
+    cw__gallery_dotm_blocked(dot1_ref, q, m, rows, n, dpad, out);
 }
 
-int32_t cw__gallery_row_sum(const int8_t *row, size_t dpad)
+static size_t find_ge_ref(const int32_t *d, size_t n, int32_t t)
 {
-    int32_t s = 0;
-    for (size_t j = 0; j < dpad; j++) {
-        s += row[j];
+    size_t i = 0;
+    while (i < n && d[i] < t) {
+        i++;
     }
-    return s;
+    return i;
 }
 
 const cw__gallery_kernels_t cw__gallery_kernels_scalar = {
     .name = "scalar",
     .dot1 = dot1_ref,
     .dotm = dotm_ref,
+    .find_ge = find_ge_ref,
 };

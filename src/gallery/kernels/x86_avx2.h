@@ -38,4 +38,25 @@ CW__GK_INLINE int32_t cw__gk_hsum8(__m256i a)
     return _mm_cvtsi128_si32(s);
 }
 
+/* The first i < n with d[i] >= t, or n (eight lanes at a time). */
+CW__GK_INLINE size_t cw__gk_find_ge_avx2(const int32_t *d, size_t n, int32_t t)
+{
+    const __m256i tv = _mm256_set1_epi32(t);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        // Lanes where d < t; all of them set means none of the 32 reaches t.
+        __m256i a = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i)));
+        __m256i b = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i + 8)));
+        __m256i c = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i + 16)));
+        __m256i e = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i + 24)));
+        __m256i all = _mm256_and_si256(_mm256_and_si256(a, b), _mm256_and_si256(c, e));
+        if (_mm256_movemask_epi8(all) != -1) {
+            break;
+        }
+    }
+    for (; i < n && d[i] < t; i++) {
+    }
+    return i;
+}
+
 #endif

@@ -248,6 +248,65 @@ static void test_exact_near_ties(void **state)
     ref_free(&r);
 }
 
+// A plateau: thousands of rows whose exact scores against the query climb in steps of 2e-7, far
+// finer than the int8 error (about 6e-4 typical, 1e-2 at worst), so the int8 order of the top rows
+// is mostly noise. The first pass keeps the wrong rows and must notice it (its proof cannot hold)
+// and widen; a search that trusted a bound smaller than the true int8 error would return the wrong
+// top-k.
+static void test_exact_plateau(void **state)
+{
+    (void)state;
+    enum { D = 128, N = 5000 };
+    cw_gallery_config_t cfg = {D, 1, 1, 1, 0};
+    cw_gallery_t *g;
+    assert_int_equal(cw_gallery_create(&cfg, &g), 0);
+    ref_t r = {D, N, malloc((size_t)N * D * sizeof(float)), malloc(N * sizeof(uint64_t)),
+               malloc(N * sizeof(int))};
+    float q[D];
+    for (int j = 0; j < D; j++) {
+        q[j] = (float)gauss();
+    }
+    normalise(q, D);
+    for (size_t i = 0; i < N; i++) {
+        // x = c q + sqrt(1 - c^2) u with u a unit vector orthogonal to q: x . q = c.
+        double c = 0.55 + 2e-7 * (double)((i * 2654435761u) % N); // climbing, shuffled order
+        float *v = r.v + i * D;
+        double dot = 0.0;
+        for (int j = 0; j < D; j++) {
+            v[j] = (float)gauss();
+            dot += (double)v[j] * q[j];
+        }
+        for (int j = 0; j < D; j++) {
+            v[j] = (float)(v[j] - dot * q[j]);
+        }
+        normalise(v, D);
+        for (int j = 0; j < D; j++) {
+            v[j] = (float)(c * q[j] + sqrt(1.0 - c * c) * v[j]);
+        }
+        normalise(v, D);
+        r.id[i] = 1000000 + i;
+        r.alive[i] = 1;
+        assert_int_equal(cw_gallery_add(g, r.id[i], v), 0);
+    }
+    cw_pool_t *pool;
+    assert_int_equal(cw_pool_create(2, &pool), 0);
+    static const int ks[] = {1, 10, 100};
+    cw_gallery_hit_t want[100];
+    cw_gallery_hit_t got[100];
+    for (size_t t = 0; t < sizeof(ks) / sizeof(ks[0]); t++) {
+        int nw;
+        int ng;
+        ref_top(&r, q, ks[t], want, &nw);
+        assert_int_equal(cw_gallery_search(g, q, ks[t], NULL, got, &ng), 0);
+        expect_same(got, ng, want, nw);
+        assert_int_equal(cw_gallery_search(g, q, ks[t], pool, got, &ng), 0);
+        expect_same(got, ng, want, nw);
+    }
+    cw_pool_destroy(pool);
+    cw_gallery_destroy(g);
+    ref_free(&r);
+}
+
 static void test_update_remove_compact(void **state)
 {
     (void)state;
@@ -528,6 +587,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_random_and_clustered),
         cmocka_unit_test(test_exact_near_ties),
+        cmocka_unit_test(test_exact_plateau),
         cmocka_unit_test(test_update_remove_compact),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_concurrent_search_and_update),

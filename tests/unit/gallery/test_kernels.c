@@ -84,7 +84,6 @@ typedef struct scan_case {
     int m;
     int8_t *qblock, *rblock;
     const int8_t *q, *rows;
-    int32_t *sums;
     int32_t *expect; // m x n
     int32_t *out;    // m x n + GUARD
 } scan_case_t;
@@ -105,13 +104,9 @@ static void make_case(scan_case_t *c, size_t n, size_t dpad, int m, fill_t fq, f
     c->m = m;
     c->q = alloc_values((size_t)m * dpad, (size_t)rand_int(0, 63), fq, &c->qblock);
     c->rows = alloc_values(n * dpad, (size_t)rand_int(0, 63), fr, &c->rblock);
-    c->sums = malloc((n + 1) * sizeof(int32_t));
     c->expect = malloc(((size_t)m * n + 1) * sizeof(int32_t));
     c->out = malloc(((size_t)m * n + GUARD) * sizeof(int32_t));
-    assert_true(c->sums != NULL && c->expect != NULL && c->out != NULL);
-    for (size_t i = 0; i < n; i++) {
-        c->sums[i] = cw__gallery_row_sum(c->rows + i * dpad, dpad);
-    }
+    assert_true(c->expect != NULL && c->out != NULL);
     for (int qi = 0; qi < m; qi++) {
         for (size_t i = 0; i < n; i++) {
             c->expect[(size_t)qi * n + i] =
@@ -124,7 +119,6 @@ static void free_case(scan_case_t *c)
 {
     free(c->qblock);
     free(c->rblock);
-    free(c->sums);
     free(c->expect);
     free(c->out);
 }
@@ -137,9 +131,9 @@ static void check(const cw__gallery_kernels_t *k, scan_case_t *c, int use_dot1, 
         c->out[i] = CANARY;
     }
     if (use_dot1) {
-        k->dot1(c->q, c->rows, c->sums, c->n, c->dpad, c->out);
+        k->dot1(c->q, c->rows, c->n, c->dpad, c->out);
     } else {
-        k->dotm(c->q, c->m, c->rows, c->sums, c->n, c->dpad, c->out);
+        k->dotm(c->q, c->m, c->rows, c->n, c->dpad, c->out);
     }
     for (size_t i = 0; i < total; i++) {
         if (c->out[i] != c->expect[i]) {
@@ -269,6 +263,56 @@ static void test_outside_contract(void **state)
     }
 }
 
+// find_ge: the first value at or above a threshold, the same index from every variant and the
+// plain loop, over lengths across the vector widths, thresholds below, inside and above the
+// values (INT32_MIN and INT32_MAX included), and misaligned starts.
+static void test_find_ge(void **state)
+{
+    (void)state;
+    const cw__gallery_kernels_t *k[MAX_VARIANTS];
+    int nk = variants(k);
+    enum { MAXN = 300 };
+    int32_t buf[MAXN + 16];
+    for (int iter = 0; iter < 4000; iter++) {
+        size_t off = (size_t)rand_int(0, 15);
+        size_t n = (size_t)rand_int(0, MAXN);
+        int32_t *d = buf + off;
+        for (size_t i = 0; i < n; i++) {
+            d[i] = rand_int(-1000, 1000);
+        }
+        int32_t t;
+        switch (iter % 5) {
+        case 0:
+            t = INT32_MIN;
+            break;
+        case 1:
+            t = INT32_MAX;
+            break;
+        case 2:
+            t = n > 0 ? d[rand_int(0, (int)n - 1)] : 0; // equal to a value: >= must find it
+            break;
+        default:
+            t = rand_int(900, 1001); // rare hits, often none
+            break;
+        }
+        if (iter % 7 == 0 && n > 0) {
+            d[n - 1] = 5000; // the only hit in the last lane
+            t = 2000;
+        }
+        size_t want = 0;
+        while (want < n && d[want] < t) {
+            want++;
+        }
+        for (int j = 0; j < nk; j++) {
+            size_t got = k[j]->find_ge(d, n, t);
+            if (got != want) {
+                fail_msg("%s: find_ge(n %zu, t %d) = %zu, expected %zu", k[j]->name, n, (int)t, got,
+                         want);
+            }
+        }
+    }
+}
+
 // The comparison can fail: one row value changed after the expected sums were computed gives
 // a different result for that row, and only that row, in every variant.
 static void test_comparison_can_fail(void **state)
@@ -281,13 +325,12 @@ static void test_comparison_can_fail(void **state)
     // Row 5, value 3 (through the non-const block pointer).
     int8_t *r = c.rblock + (c.rows - c.rblock) + 5 * 128 + 3;
     *r = (int8_t)(*r == 127 ? 126 : *r + 1);
-    c.sums[5] = cw__gallery_row_sum(c.rows + 5 * 128, 128);
     for (int j = 0; j < nk; j++) {
-        k[j]->dot1(c.q, c.rows, c.sums, c.n, c.dpad, c.out);
+        k[j]->dot1(c.q, c.rows, c.n, c.dpad, c.out);
         for (size_t i = 0; i < c.n; i++) {
             assert_true((c.out[i] != c.expect[i]) == (i == 5));
         }
-        k[j]->dotm(c.q, c.m, c.rows, c.sums, c.n, c.dpad, c.out);
+        k[j]->dotm(c.q, c.m, c.rows, c.n, c.dpad, c.out);
         for (size_t i = 0; i < (size_t)c.m * c.n; i++) {
             assert_true((c.out[i] != c.expect[i]) == (i % c.n == 5));
         }
@@ -362,10 +405,10 @@ int main(int argc, char **argv)
                       k[j] == cw__gallery_kernels() ? " (chosen)" : "");
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dot1_random),      cmocka_unit_test(test_dot1_extremes),
-        cmocka_unit_test(test_dotm_random),      cmocka_unit_test(test_dotm_extremes),
-        cmocka_unit_test(test_outside_contract), cmocka_unit_test(test_comparison_can_fail),
-        cmocka_unit_test(test_force_scalar),
+        cmocka_unit_test(test_dot1_random),         cmocka_unit_test(test_dot1_extremes),
+        cmocka_unit_test(test_dotm_random),         cmocka_unit_test(test_dotm_extremes),
+        cmocka_unit_test(test_outside_contract),    cmocka_unit_test(test_find_ge),
+        cmocka_unit_test(test_comparison_can_fail), cmocka_unit_test(test_force_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
