@@ -6,12 +6,12 @@
 
 CLEARWAY := build/release/src/cli/clearway
 
-.PHONY: all setup build demo check asan fuzz format format-check clean help
+.PHONY: all setup build demo check asan tsan fuzz format format-check clean help
 
 all: build
 
 help:
-	@echo "make demo | check | asan | fuzz | format | format-check | setup | clean"
+	@echo "make demo | check | asan | tsan | fuzz | format | format-check | setup | clean"
 
 setup:
 	tools/setup/setup.sh
@@ -34,6 +34,12 @@ asan: setup
 	cmake --preset asan
 	cmake --build --preset asan
 	ctest --preset asan
+
+# The concurrency tests (searches during gallery updates, the thread pool) under ThreadSanitizer.
+tsan: setup
+	cmake --preset tsan
+	cmake --build --preset tsan
+	ctest --preset tsan
 
 # Builds the libFuzzer targets and replays their corpora; run one longer with e.g.
 #   build/fuzz/tests/fuzz_log_spec -max_total_time=60

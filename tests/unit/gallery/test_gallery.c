@@ -13,9 +13,11 @@
 #include "clearway/alloc.h"
 #include "clearway/err.h"
 #include "clearway/gallery.h"
+#include "clearway/thread.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,21 +383,29 @@ static void test_bad_input(void **state)
 }
 
 // ---- concurrency: searches while a writer flips rows between two known templates ----
+// Run under ThreadSanitizer by the tsan preset (.ci/run) as well as in the ordinary builds.
+
+enum { RACE_ROWS = 9000 }; // several scan blocks, and enough rows for a pool to split them
 
 typedef struct race {
     cw_gallery_t *g;
     float a[128], b[128];
     float ab; // the score between a and b
-    volatile int stop;
-    int bad;
+    atomic_int stop;
+    atomic_int bad;
+    atomic_int searches;
 } race_t;
 
 static void *writer(void *arg)
 {
     race_t *rc = arg;
-    for (int it = 0; it < 3000 && !rc->stop; it++) {
-        uint64_t id = 1000 + (uint64_t)(it % 50);
+    for (int it = 0; it < 3000 && !atomic_load(&rc->stop); it++) {
+        uint64_t id = 1000 + (uint64_t)(it % RACE_ROWS);
         cw_gallery_update(rc->g, id, (it / 50) % 2 ? rc->b : rc->a);
+        if (it % 10 == 0) {
+            // New rows: the arrays grow (and move) while searches run.
+            cw_gallery_add(rc->g, 100000 + (uint64_t)it, it % 20 ? rc->a : rc->b);
+        }
         if (it % 500 == 250) {
             cw_gallery_remove(rc->g, 5000);
             cw_gallery_add(rc->g, 5000, rc->a);
@@ -408,21 +418,29 @@ static void *writer(void *arg)
 static void *reader(void *arg)
 {
     race_t *rc = arg;
+    cw_pool_t *pool = NULL;
+    if (cw_pool_create(1, &pool) != 0) {
+        atomic_fetch_add(&rc->bad, 1);
+        return NULL;
+    }
     cw_gallery_hit_t hits[60];
-    for (int it = 0; it < 300; it++) {
+    for (int it = 0; it < 200; it++) {
         int n;
-        if (cw_gallery_search(rc->g, it % 2 ? rc->a : rc->b, 60, NULL, hits, &n) != 0) {
-            rc->bad++;
+        if (cw_gallery_search(rc->g, it % 2 ? rc->a : rc->b, 60, it % 3 ? pool : NULL, hits, &n) !=
+            0) {
+            atomic_fetch_add(&rc->bad, 1);
             continue;
         }
         // Every row holds a or b (never a blend): each score is one of the two exact values.
         for (int i = 0; i < n; i++) {
             float s = hits[i].score;
             if (!(fabsf(s - 1.0f) < 1e-5f || fabsf(s - rc->ab) < 1e-5f)) {
-                rc->bad++;
+                atomic_fetch_add(&rc->bad, 1);
             }
         }
+        atomic_fetch_add(&rc->searches, 1);
     }
+    cw_pool_destroy(pool);
     return NULL;
 }
 
@@ -430,7 +448,8 @@ static void test_concurrent_search_and_update(void **state)
 {
     (void)state;
     cw_gallery_config_t cfg = {128, 1, 1, 1, 0};
-    race_t rc = {0};
+    static race_t rc;
+    memset(&rc, 0, sizeof(rc));
     assert_int_equal(cw_gallery_create(&cfg, &rc.g), 0);
     for (int j = 0; j < 128; j++) {
         rc.a[j] = (float)gauss();
@@ -443,21 +462,22 @@ static void test_concurrent_search_and_update(void **state)
         ab += (double)rc.a[j] * rc.b[j];
     }
     rc.ab = (float)ab;
-    for (uint64_t id = 1000; id < 1050; id++) {
-        assert_int_equal(cw_gallery_add(rc.g, id, rc.a), 0);
+    for (uint64_t id = 1000; id < 1000 + RACE_ROWS; id++) {
+        assert_int_equal(cw_gallery_add(rc.g, id, id % 2 ? rc.a : rc.b), 0);
     }
-    assert_int_equal(cw_gallery_add(rc.g, 5000, rc.a), 0);
+    size_t before = cw_gallery_count(rc.g);
     pthread_t w;
     pthread_t r[2];
-    pthread_create(&w, NULL, writer, &rc);
-    pthread_create(&r[0], NULL, reader, &rc);
-    pthread_create(&r[1], NULL, reader, &rc);
+    assert_int_equal(pthread_create(&w, NULL, writer, &rc), 0);
+    assert_int_equal(pthread_create(&r[0], NULL, reader, &rc), 0);
+    assert_int_equal(pthread_create(&r[1], NULL, reader, &rc), 0);
     pthread_join(r[0], NULL);
     pthread_join(r[1], NULL);
-    rc.stop = 1;
+    atomic_store(&rc.stop, 1);
     pthread_join(w, NULL);
-    assert_int_equal(rc.bad, 0);
-    assert_int_equal(cw_gallery_count(rc.g), 51);
+    assert_int_equal(atomic_load(&rc.bad), 0);
+    assert_int_equal(atomic_load(&rc.searches), 400);
+    assert_true(cw_gallery_count(rc.g) > before); // the writer's adds landed
     cw_gallery_destroy(rc.g);
 }
 
@@ -582,8 +602,13 @@ static void test_allocation_failures(void **state)
     }
 }
 
-int main(void)
+// An optional argument selects tests by name (a glob): the tsan preset runs only the concurrency
+// test, the rest being single-threaded and slow under ThreadSanitizer.
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        cmocka_set_test_filter(argv[1]);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_random_and_clustered),
         cmocka_unit_test(test_exact_near_ties),
