@@ -62,8 +62,10 @@ int cw_gallery_remove(cw_gallery_t *g, uint64_t id);
 size_t cw_gallery_count(const cw_gallery_t *g);
 
 /*
- * cw_gallery_compact: reclaim the slots of removed rows (a writer operation; searches may run
- * meanwhile and wait for the short final swap).
+ * cw_gallery_compact: reclaim the slots of removed rows. A writer operation (serialise it with
+ * the other writers), meant for a background thread: searches go on while it copies the live
+ * rows into new arrays and wait only for the final swap. It needs room for that second copy
+ * while it runs. Errors: CW_ENOMEM (the gallery is unchanged).
  */
 int cw_gallery_compact(cw_gallery_t *g);
 

@@ -425,52 +425,70 @@ static float row_err(const cw_gallery_t *g, size_t r)
     return (float)(sqrt(e) * (1.0 + 1e-6) + 1e-6);
 }
 
+// Compaction copies the live rows into new arrays while searches go on (writers are serialised
+// by the caller, so under the read lock nothing changes), then swaps them in under the write
+// lock: searches wait only for the swap. It needs room for a second copy of the live rows.
 int cw_gallery_compact(cw_gallery_t *g)
 {
     if (g == NULL) {
         return CW_EINVAL;
     }
-    pthread_rwlock_wrlock(&g->lock);
-    // The new index first: once rows move, the old one is wrong, so nothing may fail after.
-    size_t icap = g->index_cap ? g->index_cap : 64;
-    uint32_t *idx = cw_calloc(icap, sizeof(uint32_t));
-    if (idx == NULL) {
-        pthread_rwlock_unlock(&g->lock);
-        return CW_ENOMEM;
-    }
-    size_t w = 0;
-    const size_t d = g->cfg.dim;
-    for (size_t r = 0; r < g->n_rows; r++) {
-        if (g->scale[r] == 0.0f) {
-            continue;
+    pthread_rwlock_rdlock(&g->lock);
+    cw_gallery_t c = *g; // the new arrays, built beside the old
+    c.q = NULL;
+    c.f = NULL;
+    c.scale = NULL;
+    c.ids = NULL;
+    c.bscale = c.berr = NULL;
+    c.n_rows = 0;
+    c.cap = 0;
+    size_t icap = (size_t)((double)(g->n_live > 0 ? g->n_live : 1) / INDEX_FILL) + 1;
+    icap = icap < 64 ? 64 : icap;
+    c.index = cw_calloc(icap, sizeof(uint32_t));
+    int rc = c.index != NULL ? resize(&c, g->n_live) : CW_ENOMEM;
+    if (rc == 0) {
+        const size_t d = g->cfg.dim;
+        size_t w = 0;
+        for (size_t r = 0; r < g->n_rows; r++) {
+            if (g->scale[r] == 0.0f) {
+                continue;
+            }
+            memcpy(c.q + w * g->dpad, g->q + r * g->dpad, g->dpad);
+            memcpy(c.f + w * d, g->f + r * d, d * sizeof(float));
+            c.scale[w] = g->scale[r];
+            c.ids[w] = g->ids[r];
+            size_t b = w / CW__GALLERY_BLOCK;
+            c.bscale[b] = fmaxf(c.bscale[b], c.scale[w]);
+            c.berr[b] = fmaxf(c.berr[b], row_err(&c, w)); // removed rows no longer widen it
+            index_put(c.index, icap, c.ids[w], w);
+            w++;
         }
-        if (w != r) {
-            memcpy(g->q + w * g->dpad, g->q + r * g->dpad, g->dpad);
-            memcpy(g->f + w * d, g->f + r * d, d * sizeof(float));
-            g->scale[w] = g->scale[r];
-            g->ids[w] = g->ids[r];
-        }
-        index_put(idx, icap, g->ids[w], w);
-        w++;
+        c.n_rows = w;
+        c.index_cap = icap;
+        c.index_used = w;
     }
-    if (w < g->n_rows) {
-        cw_memzero(g->q + w * g->dpad, (g->n_rows - w) * g->dpad);
-        cw_memzero(g->f + w * d, (g->n_rows - w) * d * sizeof(float));
-    }
-    // The block bounds, recomputed: removed rows no longer widen them.
-    memset(g->bscale, 0, n_blocks(g->n_rows) * sizeof(float));
-    memset(g->berr, 0, n_blocks(g->n_rows) * sizeof(float));
-    for (size_t r = 0; r < w; r++) {
-        size_t b = r / CW__GALLERY_BLOCK;
-        g->bscale[b] = fmaxf(g->bscale[b], g->scale[r]);
-        g->berr[b] = fmaxf(g->berr[b], row_err(g, r));
-    }
-    g->n_rows = w;
-    cw_free(g->index);
-    g->index = idx;
-    g->index_cap = icap;
-    g->index_used = w;
     pthread_rwlock_unlock(&g->lock);
+    if (rc != 0) {
+        cw__gallery_free_rows(&c);
+        cw_free(c.index);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&g->lock);
+    cw_gallery_t old = *g;
+    g->q = c.q;
+    g->f = c.f;
+    g->scale = c.scale;
+    g->ids = c.ids;
+    g->bscale = c.bscale;
+    g->berr = c.berr;
+    g->n_rows = c.n_rows;
+    g->cap = c.cap;
+    g->index = c.index;
+    g->index_cap = c.index_cap;
+    g->index_used = c.index_used;
+    pthread_rwlock_unlock(&g->lock);
+    cw__gallery_free_rows(&old); // wipes the old copies
+    cw_free(old.index);
     return 0;
 }
 
