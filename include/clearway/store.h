@@ -248,6 +248,17 @@ int cw_store_find_document(cw_store_t *st, cw_doc_type_t type, const char *numbe
 int cw_store_template_get(cw_store_t *st, uint64_t id, void *buf, size_t cap, size_t *len,
                           char *diag, size_t diag_len);
 
+/*
+ * cw_store_template_each: call fn for every template of a modality (to fill a gallery at
+ * start-up): traveller id, the template's metadata and its decrypted bytes, which are borrowed
+ * for the call and wiped after it. A non-zero return from fn stops the walk and is returned.
+ * CW_ECRYPTO if a template fails to open.
+ */
+typedef int (*cw_store_template_fn)(void *ctx, uint64_t traveller, const cw_store_template_t *t,
+                                    const void *data, size_t len);
+int cw_store_template_each(cw_store_t *st, cw_modality_t modality, cw_store_template_fn fn,
+                           void *ctx, char *diag, size_t diag_len);
+
 /* Number of travellers (all statuses). */
 int cw_store_count(cw_store_t *st, uint64_t *n, char *diag, size_t diag_len);
 

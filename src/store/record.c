@@ -799,3 +799,42 @@ int cw_store_consent_withdraw(cw_store_t *st, uint64_t traveller, cw_modality_t 
     cw__rows_free(&r);
     return err;
 }
+
+int cw_store_template_each(cw_store_t *st, cw_modality_t modality, cw_store_template_fn fn,
+                           void *ctx, char *diag, size_t diag_len)
+{
+    if (st == NULL || fn == NULL) {
+        return cw_diag_set(diag, diag_len, CW_EINVAL, "missing argument");
+    }
+    cw__rows_t r;
+    cw__val_t p = cw__int(modality);
+    int err = cw__exec(st,
+                       "SELECT id, traveller, model_id, model_version, quality, captured_at, "
+                       "device, data FROM biometric WHERE modality = ? ORDER BY id",
+                       &p, 1, &r, NULL, diag, diag_len);
+    if (err != 0) {
+        return err;
+    }
+    for (size_t i = 0; err == 0 && i < r.n_rows; i++) {
+        cw_store_template_t t;
+        memset(&t, 0, sizeof(t));
+        t.id = (uint64_t)cw__cell(&r, i, 0)->i;
+        t.modality = modality;
+        t.model_id = (uint32_t)cw__cell(&r, i, 2)->i;
+        t.model_version = (uint32_t)cw__cell(&r, i, 3)->i;
+        t.quality = (float)cw__cell(&r, i, 4)->r;
+        t.captured_at = cw__cell(&r, i, 5)->i;
+        copy_text(t.device, sizeof(t.device), cw__cell(&r, i, 6));
+        const cw__val_t *v = cw__cell(&r, i, 7);
+        unsigned char *pt = NULL;
+        size_t len = 0;
+        err = cw__open(&st->ring, "biometric.data", t.id, v->p, v->n, &pt, &len, diag, diag_len);
+        if (err == 0) {
+            t.len = len;
+            err = fn(ctx, (uint64_t)cw__cell(&r, i, 1)->i, &t, pt, len);
+            cw_free_wipe(pt, len + 1);
+        }
+    }
+    cw__rows_free(&r);
+    return err;
+}
