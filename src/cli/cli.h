@@ -37,5 +37,9 @@ extern const cw_cli_command_t cw_cmd_info;
 extern const cw_cli_command_t cw_cmd_face;
 extern const cw_cli_command_t cw_cmd_eval;
 extern const cw_cli_command_t cw_cmd_gallery;
+extern const cw_cli_command_t cw_cmd_enrol;
+extern const cw_cli_command_t cw_cmd_audit;
+extern const cw_cli_command_t cw_cmd_purge;
+extern const cw_cli_command_t cw_cmd_keys;
 
 #endif

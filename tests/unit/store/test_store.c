@@ -1,0 +1,995 @@
+// SPDX-License-Identifier: Apache-2.0
+// The store's conformance suite: the same tests against SQLite (`test_store_store sqlite`) and a
+// real PostgreSQL server (`test_store_store pg`, started by harness.c). Covers migrations and the
+// newer-schema refusal, enrolment round trips with SQL metacharacters in every text field, bad
+// input, duplicates, rollback under allocation failure, encryption (wrong key, ciphertext moved
+// to another row), the audit chain with a row edited behind the store's back, consent
+// withdrawal, retention, key rotation, clearances, read-only and lost connections.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "clearway/alloc.h"
+#include "clearway/err.h"
+#include "clearway/store.h"
+
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static cw_test_db_t H;
+static int pg_unavailable;
+
+#define KEY_A "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define KEY_B "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100"
+#define EVIL "'; DROP TABLE traveller; --"
+#define EVIL_SHORT "'; DROP TABLE x; --"
+
+static const int64_t NOW = 1767225600; // 2026-01-01T00:00:00Z
+
+typedef struct fx {
+    char target[512];
+    cw_store_t *st;
+    char diag[256];
+} fx_t;
+
+static int fx_setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof(*f));
+    if (f == NULL || cw_test_db_fresh(&H, f->target, sizeof(f->target)) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx_t *f = *state;
+    cw_store_close(f->st);
+    free(f);
+    return 0;
+}
+
+static void open_key(fx_t *f, const char *key)
+{
+    if (pg_unavailable) {
+        skip();
+    }
+    cw_store_config_t cfg = {0};
+    cfg.key = key;
+    cw_store_close(f->st);
+    f->st = NULL;
+    int err = cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag));
+    if (err != 0) {
+        fail_msg("open %s: %s: %s", f->target, cw_err_name(err), f->diag);
+    }
+}
+
+static void open_store(fx_t *f)
+{
+    open_key(f, KEY_A);
+}
+
+static unsigned char face_bytes[512];
+static unsigned char finger_bytes[300];
+
+// A complete record: a Hong Kong resident with an identity card and a passport, two
+// memberships, both consents, a face and a fingerprint template.
+static void make_traveller(cw_store_traveller_t *t, int n)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->name_local, sizeof(t->name_local), "陳大文 %d", n);
+    snprintf(t->name_latin, sizeof(t->name_latin), "CHAN, Tai Man %d", n);
+    t->sex = CW_SEX_MALE;
+    t->birth = (cw_date_t){1990, 2, 28};
+    t->residence = CW_RESIDENCE_HONG_KONG;
+    snprintf(t->nationality, sizeof(t->nationality), "CHN");
+    t->n_documents = 2;
+    t->documents[0].type = CW_DOC_HK_IDENTITY_CARD;
+    snprintf(t->documents[0].number, sizeof(t->documents[0].number), "A%06d(3)", n);
+    t->documents[0].issued = (cw_date_t){2018, 1, 1};
+    t->documents[0].expires = (cw_date_t){2199, 12, 31};
+    t->documents[1].type = CW_DOC_PASSPORT;
+    snprintf(t->documents[1].number, sizeof(t->documents[1].number), "K%08d", n);
+    t->documents[1].issued = (cw_date_t){2020, 5, 1};
+    t->documents[1].expires = (cw_date_t){2030, 4, 30};
+    snprintf(t->documents[1].mrz, sizeof(t->documents[1].mrz),
+             "P<CHNCHAN<<TAI<MAN<<<<<<<<<<<<<<<<<<<<<<<<<<K%08d<0CHN9002288M3004305<<<<<<<<<<<<<<<"
+             "02",
+             n);
+    t->n_memberships = 2;
+    t->memberships[0].programme = CW_PROGRAMME_DOCUMENT_FREE;
+    t->memberships[0].enrolled_at = NOW - 86400;
+    t->memberships[1].programme = CW_PROGRAMME_CONTACTLESS;
+    t->memberships[1].enrolled_at = NOW - 86400;
+    t->memberships[1].expires_at = NOW + 365 * 86400;
+    t->n_consents = 2;
+    t->consents[0] = (cw_store_consent_t){CW_MODALITY_FACE, NOW - 86400, 0};
+    t->consents[1] = (cw_store_consent_t){CW_MODALITY_FINGERPRINT, NOW - 86400, 0};
+    for (size_t i = 0; i < sizeof(face_bytes); i++) {
+        face_bytes[i] = (unsigned char)(i * 7 + (size_t)n);
+    }
+    for (size_t i = 0; i < sizeof(finger_bytes); i++) {
+        finger_bytes[i] = (unsigned char)(i * 13 + 1);
+    }
+    t->n_templates = 2;
+    t->templates[0] = (cw_store_template_t){
+        0, CW_MODALITY_FACE, 1, 1, 0.87f, NOW - 3600, "", face_bytes, sizeof(face_bytes)};
+    snprintf(t->templates[0].device, sizeof(t->templates[0].device), "kiosk-7");
+    t->templates[1] = (cw_store_template_t){
+        0, CW_MODALITY_FINGERPRINT, 9, 2, 0.6f, NOW - 3600, "", finger_bytes, sizeof(finger_bytes)};
+}
+
+static uint64_t enrol_ok(fx_t *f, cw_store_traveller_t *t)
+{
+    int err = cw_store_enrol(f->st, t, NOW, "officer-1", f->diag, sizeof(f->diag));
+    if (err != 0) {
+        fail_msg("enrol: %s: %s", cw_err_name(err), f->diag);
+    }
+    return t->id;
+}
+
+static uint64_t count(fx_t *f)
+{
+    uint64_t n = 0;
+    assert_int_equal(cw_store_count(f->st, &n, f->diag, sizeof(f->diag)), 0);
+    return n;
+}
+
+static void test_open_migrates_and_reopens(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    int v = 0;
+    assert_int_equal(cw_store_schema_version(f->st, &v, NULL, 0), 0);
+    assert_int_equal(v, CW_STORE_SCHEMA_VERSION);
+    assert_string_equal(cw_store_backend(f->st), H.pg ? "postgresql" : "sqlite");
+    open_store(f); // again: nothing to migrate, the secret opens
+    assert_int_equal(count(f), 0);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(
+        cw_test_db_raw(&H, f->target, "UPDATE schema_version SET version = 99", NULL, 0), 0);
+    cw_store_config_t cfg = {.key = KEY_A};
+    int err = cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag));
+    assert_int_equal(err, CW_EUNSUPPORTED);
+    assert_null(f->st);
+    assert_non_null(strstr(f->diag, "schema version 99, newer than this program's 1"));
+}
+
+static void test_wrong_key_refused(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw_store_config_t cfg = {.key = KEY_B};
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_ECRYPTO);
+    assert_non_null(strstr(f->diag, "does not open this database"));
+    cfg.key = "not-a-key";
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_EFORMAT);
+}
+
+static void test_enrol_load_roundtrip(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t, back;
+    make_traveller(&t, 1);
+    uint64_t id = enrol_ok(f, &t);
+    assert_true(id > 0);
+    assert_true(t.templates[0].id > 0 && t.templates[1].id > 0);
+    assert_int_equal(cw_store_load(f->st, id, &back, f->diag, sizeof(f->diag)), 0);
+    assert_string_equal(back.name_local, t.name_local);
+    assert_string_equal(back.name_latin, t.name_latin);
+    assert_string_equal(back.nationality, "CHN");
+    assert_int_equal(back.birth.year, 1990);
+    assert_int_equal(back.birth.day, 28);
+    assert_int_equal(back.residence, CW_RESIDENCE_HONG_KONG);
+    assert_int_equal(back.n_documents, 2);
+    assert_string_equal(back.documents[1].number, t.documents[1].number);
+    assert_string_equal(back.documents[1].mrz, t.documents[1].mrz);
+    assert_int_equal(back.documents[1].expires.month, 4);
+    assert_int_equal(back.n_memberships, 2);
+    assert_int_equal(back.memberships[1].expires_at, NOW + 365 * 86400);
+    assert_int_equal(back.n_consents, 2);
+    assert_int_equal(back.n_templates, 2);
+    assert_int_equal(back.templates[0].id, t.templates[0].id);
+    assert_string_equal(back.templates[0].device, "kiosk-7");
+    assert_true(back.templates[0].quality > 0.86f && back.templates[0].quality < 0.88f);
+    unsigned char buf[1024];
+    size_t len = 0;
+    assert_int_equal(
+        cw_store_template_get(f->st, t.templates[0].id, buf, sizeof(buf), &len, NULL, 0), 0);
+    assert_int_equal(len, sizeof(face_bytes));
+    assert_memory_equal(buf, face_bytes, len);
+    assert_int_equal(cw_store_template_get(f->st, t.templates[0].id, buf, 10, &len, NULL, 0),
+                     CW_EOVERFLOW);
+    // The identity card is found however its number is spelled.
+    uint64_t who = 0;
+    assert_int_equal(
+        cw_store_find_document(f->st, CW_DOC_HK_IDENTITY_CARD, "a000001 3", &who, NULL, 0), 0);
+    assert_int_equal(who, id);
+    assert_int_equal(cw_store_find_document(f->st, CW_DOC_PASSPORT, "A0000013", &who, NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(cw_store_load(f->st, id + 1000, &back, NULL, 0), CW_ENOENT);
+    // Names are not stored in the clear.
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM traveller WHERE name_latin = 'CHAN, Tai Man 1'");
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, sql), 0);
+}
+
+static void test_metacharacters_in_every_field(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t, back;
+    make_traveller(&t, 2);
+    snprintf(t.name_local, sizeof(t.name_local), "%s", EVIL);
+    snprintf(t.name_latin, sizeof(t.name_latin), "O'Brien \"Bobby\" %s \\ %%s ?", EVIL);
+    snprintf(t.documents[0].number, sizeof(t.documents[0].number), "'); --");
+    snprintf(t.documents[1].number, sizeof(t.documents[1].number), "X' OR '1'='1");
+    snprintf(t.templates[0].device, sizeof(t.templates[0].device), "%s", EVIL);
+    t.n_memberships = 3;
+    t.memberships[2].programme = CW_PROGRAMME_FLIGHT_TOKEN;
+    snprintf(t.memberships[2].booking, sizeof(t.memberships[2].booking), "%s", EVIL_SHORT);
+    snprintf(t.memberships[2].flight, sizeof(t.memberships[2].flight), "CX'1");
+    t.memberships[2].departure_at = NOW + 3600;
+    // Template bytes with NULs and quotes.
+    static const unsigned char odd[] = {0, '\'', 0, ';', '-', '-', 0, 0xff};
+    t.templates[1].data = odd;
+    t.templates[1].len = sizeof(odd);
+    uint64_t id = enrol_ok(f, &t);
+    assert_int_equal(cw_store_load(f->st, id, &back, f->diag, sizeof(f->diag)), 0);
+    assert_string_equal(back.name_local, EVIL);
+    assert_string_equal(back.name_latin, t.name_latin);
+    assert_string_equal(back.documents[0].number, "'); --");
+    assert_string_equal(back.documents[1].number, "X' OR '1'='1");
+    assert_string_equal(back.templates[0].device, EVIL);
+    assert_string_equal(back.memberships[2].booking, EVIL_SHORT);
+    assert_string_equal(back.memberships[2].flight, "CX'1");
+    unsigned char buf[16];
+    size_t len = 0;
+    assert_int_equal(
+        cw_store_template_get(f->st, back.templates[1].id, buf, sizeof(buf), &len, NULL, 0), 0);
+    assert_int_equal(len, sizeof(odd));
+    assert_memory_equal(buf, odd, sizeof(odd));
+    // Still one table, one traveller; a port with metacharacters too.
+    assert_int_equal(count(f), 1);
+    uint64_t port = 0;
+    assert_int_equal(cw_store_port_add(f->st, "P'1", EVIL, &port, NULL, 0), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM traveller"), 1);
+}
+
+static void expect_rejected(fx_t *f, cw_store_traveller_t *t, int want, const char *diag_part)
+{
+    int err = cw_store_enrol(f->st, t, NOW, "officer", f->diag, sizeof(f->diag));
+    if (err != want) {
+        fail_msg("want %s got %s (%s)", cw_err_name(want), cw_err_name(err), f->diag);
+    }
+    if (diag_part != NULL && strstr(f->diag, diag_part) == NULL) {
+        fail_msg("diag '%s' lacks '%s'", f->diag, diag_part);
+    }
+    assert_int_equal(t->id, 0);
+}
+
+static void test_bad_input_rejected(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t;
+    make_traveller(&t, 3);
+    t.birth = (cw_date_t){2001, 2, 29};
+    expect_rejected(f, &t, CW_EINVAL, "date of birth is not a valid date");
+    make_traveller(&t, 3);
+    t.documents[1].expires = (cw_date_t){2030, 13, 1};
+    expect_rejected(f, &t, CW_EINVAL, "expiry date");
+    make_traveller(&t, 3);
+    t.documents[0].type = (cw_doc_type_t)42;
+    expect_rejected(f, &t, CW_EINVAL, "unknown type 42");
+    make_traveller(&t, 3);
+    memset(t.name_latin, 'A', sizeof(t.name_latin)); // no NUL: oversized
+    expect_rejected(f, &t, CW_ETOOBIG, "Latin name longer than 127");
+    make_traveller(&t, 3);
+    t.name_local[2] = '\n';
+    expect_rejected(f, &t, CW_EINVAL, "control character");
+    make_traveller(&t, 3);
+    t.name_local[0] = '\0';
+    expect_rejected(f, &t, CW_EINVAL, "is empty");
+    make_traveller(&t, 3);
+    t.n_consents = 1; // fingerprint template without fingerprint consent
+    expect_rejected(f, &t, CW_EINVAL, "no consent");
+    make_traveller(&t, 3);
+    t.templates[0].len = CW_STORE_TEMPLATE_MAX_BYTES + 1;
+    expect_rejected(f, &t, CW_ETOOBIG, NULL);
+    make_traveller(&t, 3);
+    t.n_documents = CW_STORE_MAX_DOCUMENTS + 1;
+    expect_rejected(f, &t, CW_ETOOBIG, NULL);
+    make_traveller(&t, 3);
+    t.documents[0].n_endorsements = 1; // identity cards carry none
+    expect_rejected(f, &t, CW_EINVAL, "endorsements");
+    make_traveller(&t, 3);
+    snprintf(t.documents[1].mrz, sizeof(t.documents[1].mrz), "P<CHN'; --");
+    expect_rejected(f, &t, CW_EINVAL, "MRZ");
+    make_traveller(&t, 3);
+    t.residence = (cw_residence_t)0;
+    expect_rejected(f, &t, CW_EINVAL, "residence");
+    assert_int_equal(count(f), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM audit_log"), 0);
+    // And the good record still goes in afterwards.
+    make_traveller(&t, 3);
+    enrol_ok(f, &t);
+    assert_int_equal(count(f), 1);
+}
+
+static void test_duplicate_document_rejected(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t, u;
+    make_traveller(&t, 4);
+    enrol_ok(f, &t);
+    make_traveller(&u, 5);
+    snprintf(u.documents[1].number, sizeof(u.documents[1].number), "k-%08d", 4); // same passport
+    expect_rejected(f, &u, CW_EEXIST, "enrolled already");
+    assert_int_equal(count(f), 1);
+    // Nothing of the failed enrolment remains (its identity card number is free).
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM travel_document"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM biometric"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM audit_log"), 1);
+    // Two documents with one number inside one enrolment: also refused.
+    make_traveller(&u, 6);
+    u.documents[1].type = CW_DOC_HK_IDENTITY_CARD;
+    snprintf(u.documents[1].number, sizeof(u.documents[1].number), "%s", u.documents[0].number);
+    u.documents[1].mrz[0] = '\0';
+    expect_rejected(f, &u, CW_EEXIST, NULL);
+    assert_int_equal(count(f), 1);
+}
+
+static void test_allocation_failure_rolls_back(void **state)
+{
+    fx_t *f = *state;
+    if (pg_unavailable) {
+        skip();
+    }
+    cw_alloc_counting_install();
+    open_store(f);
+    cw_store_traveller_t t;
+    int failures = 0;
+    for (uint64_t nth = 1; nth < 500; nth++) {
+        cw_alloc_stats_t before, after;
+        make_traveller(&t, 7);
+        cw_alloc_counting_stats(&before);
+        cw_alloc_fail_nth(nth);
+        int err = cw_store_enrol(f->st, &t, NOW, "officer", f->diag, sizeof(f->diag));
+        cw_alloc_fail_nth(0);
+        cw_alloc_counting_stats(&after);
+        assert_int_equal(after.live_blocks, before.live_blocks);
+        if (err == 0) {
+            break;
+        }
+        failures++;
+        assert_int_equal(err, CW_ENOMEM);
+        assert_int_equal(t.id, 0);
+        assert_int_equal(count(f), 0);
+        assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM biometric"), 0);
+    }
+    assert_true(failures > 5); // the switch really reached the enrolment's allocations
+    assert_int_equal(count(f), 1);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw_alloc_stats_t s;
+    cw_alloc_counting_stats(&s);
+    cw_alloc_counting_uninstall();
+    assert_int_equal(s.live_blocks, 0);
+}
+
+static void test_moved_ciphertext_fails(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t a, b, back;
+    make_traveller(&a, 8);
+    make_traveller(&b, 9);
+    enrol_ok(f, &a);
+    enrol_ok(f, &b);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "UPDATE traveller SET name_latin = (SELECT name_latin FROM traveller WHERE id = %llu) "
+             "WHERE id = %llu",
+             (unsigned long long)b.id, (unsigned long long)a.id);
+    assert_int_equal(cw_test_db_raw(&H, f->target, sql, NULL, 0), 0);
+    assert_int_equal(cw_store_load(f->st, a.id, &back, f->diag, sizeof(f->diag)), CW_ECRYPTO);
+    assert_non_null(strstr(f->diag, "traveller.name_latin"));
+    assert_int_equal(cw_store_load(f->st, b.id, &back, NULL, 0), 0);
+    // A template moved to another template's row fails too.
+    snprintf(sql, sizeof(sql),
+             "UPDATE biometric SET data = (SELECT data FROM biometric WHERE id = %llu) WHERE id "
+             "= %llu",
+             (unsigned long long)b.templates[0].id, (unsigned long long)a.templates[0].id);
+    assert_int_equal(cw_test_db_raw(&H, f->target, sql, NULL, 0), 0);
+    unsigned char buf[1024];
+    size_t len;
+    assert_int_equal(cw_store_template_get(f->st, a.templates[0].id, buf, sizeof(buf), &len,
+                                           f->diag, sizeof(f->diag)),
+                     CW_ECRYPTO);
+    assert_int_equal(
+        cw_store_template_get(f->st, b.templates[0].id, buf, sizeof(buf), &len, NULL, 0), 0);
+}
+
+static void test_audit_chain_finds_edit(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t;
+    for (int i = 0; i < 70; i++) {
+        make_traveller(&t, 100 + i);
+        enrol_ok(f, &t);
+    }
+    cw_audit_report_t rep;
+    assert_int_equal(cw_store_audit_verify(f->st, &rep, f->diag, sizeof(f->diag)), 0);
+    assert_true(rep.intact);
+    assert_int_equal(rep.entries, 70);
+    assert_int_equal(rep.checkpoints, 1);
+    // The log refuses edits through SQL...
+    char err[256] = "";
+    assert_int_not_equal(cw_test_db_raw(&H, f->target,
+                                        "UPDATE audit_log SET detail = 'x' WHERE seq = 5", err,
+                                        sizeof(err)),
+                         0);
+    assert_non_null(strstr(err, "append-only"));
+    // ...so the forger drops the guard first; the chain still finds the edited entry.
+    const char *edit =
+        H.pg ? "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; UPDATE audit_log "
+               "SET detail = 'documents=0' WHERE seq = 37"
+             : "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = 'documents=0' "
+               "WHERE seq = 37";
+    assert_int_equal(cw_test_db_raw(&H, f->target, edit, err, sizeof(err)), 0);
+    assert_int_equal(cw_store_audit_verify(f->st, &rep, NULL, 0), 0);
+    assert_false(rep.intact);
+    assert_int_equal(rep.first_bad, 37);
+    assert_int_equal(rep.entries, 36);
+    assert_non_null(strstr(rep.reason, "content does not match"));
+}
+
+static void test_audit_chain_finds_deletion(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(
+            cw_store_audit_append(f->st, NOW + i, "tester", "event", EVIL, "d", NULL, 0), 0);
+    }
+    const char *del =
+        H.pg ? "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; DELETE FROM "
+               "audit_log WHERE seq >= 9"
+             : "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= 9";
+    assert_int_equal(cw_test_db_raw(&H, f->target, del, NULL, 0), 0);
+    cw_audit_report_t rep;
+    assert_int_equal(cw_store_audit_verify(f->st, &rep, NULL, 0), 0);
+    assert_false(rep.intact);
+    assert_int_equal(rep.first_bad, 9);
+    assert_non_null(strstr(rep.reason, "missing at the end"));
+    assert_int_equal(cw_store_audit_append(f->st, NOW, "t", "", "s", "d", NULL, 0), CW_EINVAL);
+}
+
+static void test_consent_withdrawal_deletes_templates(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t, back;
+    make_traveller(&t, 10);
+    enrol_ok(f, &t);
+    cw_eligibility_t el;
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
+    assert_int_equal(cw_store_eligibility(&back, CW_PROGRAMME_DOCUMENT_FREE, NOW, &el), 0);
+    assert_true(el.eligible);
+    uint64_t removed[4];
+    size_t n = 9;
+    assert_int_equal(cw_store_consent_withdraw(f->st, t.id, CW_MODALITY_FINGERPRINT, NOW + 10,
+                                               "traveller", removed, 0, &n, f->diag,
+                                               sizeof(f->diag)),
+                     CW_EOVERFLOW);
+    assert_int_equal(cw_store_consent_withdraw(f->st, t.id, CW_MODALITY_FINGERPRINT, NOW + 10,
+                                               "traveller", removed, 4, &n, f->diag,
+                                               sizeof(f->diag)),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(removed[0], t.templates[1].id);
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
+    assert_int_equal(back.n_templates, 1);
+    assert_int_equal(back.templates[0].modality, CW_MODALITY_FACE);
+    assert_int_equal(back.consents[1].withdrawn_at, NOW + 10);
+    assert_int_equal(cw_store_eligibility(&back, CW_PROGRAMME_DOCUMENT_FREE, NOW + 20, &el), 0);
+    assert_false(el.eligible);
+    assert_int_equal(el.n_failed, 2);
+    assert_int_equal(el.failed[0], CW_ELIG_NO_FINGERPRINT_CONSENT);
+    assert_int_equal(el.failed[1], CW_ELIG_NO_FINGERPRINT_TEMPLATE);
+    // Withdrawing again: nothing in force.
+    assert_int_equal(cw_store_consent_withdraw(f->st, t.id, CW_MODALITY_FINGERPRINT, NOW + 30,
+                                               "traveller", removed, 4, &n, NULL, 0),
+                     CW_ENOENT);
+    cw_audit_report_t rep;
+    assert_int_equal(cw_store_audit_verify(f->st, &rep, NULL, 0), 0);
+    assert_true(rep.intact);
+    assert_int_equal(rep.entries, 2);
+}
+
+static void flight_token_traveller(cw_store_traveller_t *t, int n, int64_t departure,
+                                   int also_contactless)
+{
+    make_traveller(t, n);
+    t->n_memberships = 1;
+    memset(&t->memberships[0], 0, sizeof(t->memberships[0]));
+    t->memberships[0].programme = CW_PROGRAMME_FLIGHT_TOKEN;
+    snprintf(t->memberships[0].booking, sizeof(t->memberships[0].booking), "ABC%03d", n);
+    snprintf(t->memberships[0].flight, sizeof(t->memberships[0].flight), "CX888");
+    t->memberships[0].departure_at = departure;
+    t->memberships[0].expires_at = departure;
+    if (also_contactless) {
+        t->n_memberships = 2;
+        memset(&t->memberships[1], 0, sizeof(t->memberships[1]));
+        t->memberships[1].programme = CW_PROGRAMME_CONTACTLESS;
+    }
+}
+
+static void test_purge_flight_tokens(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t gone, stays, future;
+    flight_token_traveller(&gone, 20, NOW - 3 * 86400, 0);
+    flight_token_traveller(&stays, 21, NOW - 3 * 86400, 1);
+    flight_token_traveller(&future, 22, NOW + 3600, 0);
+    enrol_ok(f, &gone);
+    enrol_ok(f, &stays);
+    enrol_ok(f, &future);
+    cw_store_retention_t pol = {.flight_token_after = 86400};
+    cw_store_purge_report_t rep;
+    assert_int_equal(
+        cw_store_purge(f->st, NOW, &pol, 1, "retention", &rep, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(rep.n_items, 2);
+    assert_int_equal(rep.items[0].traveller, gone.id);
+    assert_int_equal(rep.items[0].whole_record, 1);
+    assert_int_equal(rep.items[1].traveller, stays.id);
+    assert_int_equal(rep.items[1].whole_record, 0);
+    assert_int_equal(rep.n_templates, 2);
+    assert_int_equal(rep.template_ids[0], gone.templates[0].id);
+    cw_store_purge_report_free(&rep);
+    assert_int_equal(count(f), 3); // the dry run changed nothing
+    assert_int_equal(cw_store_purge(f->st, NOW, &pol, 0, "retention", &rep, NULL, 0), 0);
+    assert_int_equal(rep.n_items, 2);
+    cw_store_purge_report_free(&rep);
+    assert_int_equal(count(f), 2);
+    cw_store_traveller_t back;
+    assert_int_equal(cw_store_load(f->st, gone.id, &back, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_load(f->st, stays.id, &back, NULL, 0), 0);
+    assert_int_equal(back.n_memberships, 1);
+    assert_int_equal(back.memberships[0].programme, CW_PROGRAMME_CONTACTLESS);
+    assert_int_equal(back.n_templates, 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM biometric"), 4);
+    // Nothing more to purge.
+    assert_int_equal(cw_store_purge(f->st, NOW, &pol, 0, "retention", &rep, NULL, 0), 0);
+    assert_int_equal(rep.n_items, 0);
+    cw_store_purge_report_free(&rep);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+}
+
+static void test_key_rotation_resumable(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t;
+    for (int i = 0; i < 5; i++) {
+        make_traveller(&t, 30 + i);
+        enrol_ok(f, &t);
+    }
+    // The new key first, the old one still loaded: a rotation in progress.
+    open_key(f, KEY_B "," KEY_A);
+    uint64_t done = 0, left = 0;
+    assert_int_equal(cw_store_rekey_step(f->st, 4, &done, &left, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(done, 4);
+    assert_true(left > 0);
+    // "Killed" here: reopen; the mixed state reads fine with both keys.
+    open_key(f, KEY_B "," KEY_A);
+    cw_store_traveller_t back;
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
+    uint64_t total = done;
+    while (left > 0) {
+        assert_int_equal(cw_store_rekey_step(f->st, 4, &done, &left, f->diag, sizeof(f->diag)), 0);
+        assert_true(done > 0);
+        total += done;
+    }
+    // 1 secret + 5 travellers + 10 documents + 10 templates.
+    assert_int_equal(total, 26);
+    open_key(f, KEY_B); // the old key is no longer needed
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
+    assert_string_equal(back.documents[1].mrz, t.documents[1].mrz);
+    unsigned char buf[1024];
+    size_t len;
+    assert_int_equal(
+        cw_store_template_get(f->st, back.templates[0].id, buf, sizeof(buf), &len, NULL, 0), 0);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw_store_config_t cfg = {.key = KEY_A};
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, NULL, 0), CW_ECRYPTO);
+}
+
+static void test_clearance_transaction(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t port, gate, txn, dup;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &port, NULL, 0), 0);
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "again", &dup, NULL, 0), CW_EEXIST);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "E12", CW_PROGRAMME_DOCUMENT_FREE, &gate, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port + 999, "E1", CW_PROGRAMME_DOCUMENT_FREE, &dup, NULL, 0),
+        CW_ENOENT);
+    assert_int_equal(cw_store_clearance_begin(f->st, gate, 0, CW_PROGRAMME_DOCUMENT_FREE, NOW, &txn,
+                                              f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(
+        cw_store_clearance_step(f->st, txn, NOW + 1, "face_1n", "match", 0.71, NULL, 0), 0);
+    assert_int_equal(cw_store_clearance_step(f->st, txn, NOW + 2, "finger_1_1", EVIL, 0.9, NULL, 0),
+                     0);
+    assert_int_equal(
+        cw_store_clearance_end(f->st, txn, NOW + 3, CW_CLEARANCE_CLEARED, f->diag, sizeof(f->diag)),
+        0);
+    assert_int_equal(cw_store_clearance_end(f->st, txn, NOW + 4, CW_CLEARANCE_REJECTED, NULL, 0),
+                     CW_ESTATE);
+    assert_int_equal(cw_store_clearance_step(f->st, txn, NOW + 5, "late", "x", 0, NULL, 0),
+                     CW_ESTATE);
+    assert_int_equal(cw_store_clearance_end(f->st, txn + 99, NOW, CW_CLEARANCE_CLEARED, NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM clearance_step"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT max(seq) FROM clearance_step"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT decision FROM clearance"),
+                     CW_CLEARANCE_CLEARED);
+}
+
+static void test_read_only_refuses_writes(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t;
+    make_traveller(&t, 40);
+    enrol_ok(f, &t);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw_store_config_t cfg = {.key = KEY_A, .read_only = 1};
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), 0);
+    cw_store_traveller_t back;
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
+    make_traveller(&t, 41);
+    expect_rejected(f, &t, CW_EPERM, NULL);
+    assert_int_equal(count(f), 1);
+}
+
+// ---- backend-specific faults ----
+
+static void test_sqlite_corrupt_and_locked(void **state)
+{
+    fx_t *f = *state;
+    if (H.pg) {
+        skip();
+    }
+    FILE *fp = fopen(f->target, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < 4096; i++) {
+        fputc((i * 31) & 0xff, fp);
+    }
+    fclose(fp);
+    cw_store_config_t cfg = {.key = KEY_A};
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_ECORRUPT);
+    assert_null(f->st);
+    // Locked: another connection holds the write lock longer than our busy timeout.
+    unlink(f->target);
+    open_store(f);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cfg.busy_timeout_ms = 100;
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, NULL, 0), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        // Hold an exclusive transaction for a second in a child process.
+        cw_test_db_raw(&H, f->target,
+                       "BEGIN EXCLUSIVE; WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 "
+                       "FROM c WHERE x < 30000000) SELECT count(*) FROM c; COMMIT",
+                       NULL, 0);
+        _exit(0);
+    }
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    cw_store_traveller_t t;
+    make_traveller(&t, 50);
+    int err = cw_store_enrol(f->st, &t, NOW, "o", f->diag, sizeof(f->diag));
+    int status;
+    waitpid(pid, &status, 0);
+    assert_int_equal(err, CW_EBUSY);
+    assert_int_equal(count(f), 0);
+    enrol_ok(f, &t); // the lock is gone
+}
+
+static void test_sqlite_key_file(void **state)
+{
+    fx_t *f = *state;
+    if (H.pg) {
+        skip();
+    }
+    char key_file[600];
+    snprintf(key_file, sizeof(key_file), "%s.key", f->target);
+    cw_store_config_t cfg = {.key = NULL};
+    unsetenv("CLEARWAY_KEY");
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), 0);
+    struct stat sb;
+    assert_int_equal(stat(key_file, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    cw_store_traveller_t t;
+    make_traveller(&t, 60);
+    enrol_ok(f, &t);
+    cw_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(chmod(key_file, 0644), 0);
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_EPERM);
+    assert_non_null(strstr(f->diag, "chmod 600"));
+    assert_int_equal(chmod(key_file, 0600), 0);
+    // Rotation through the key file: new key first, old kept until retired.
+    assert_int_equal(cw_store_key_file_add(key_file, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), 0);
+    uint64_t done, left = 1;
+    while (left > 0) {
+        assert_int_equal(cw_store_rekey_step(f->st, 100, &done, &left, NULL, 0), 0);
+    }
+    cw_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(cw_store_key_file_retire(key_file, NULL, 0), 0);
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), 0);
+    cw_store_traveller_t back;
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
+    // Missing key file with creation off.
+    cw_store_close(f->st);
+    f->st = NULL;
+    unlink(key_file);
+    cfg.no_key_file_create = 1;
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, NULL, 0), CW_ENOENT);
+}
+
+static long long find_bytes(const char *path, const unsigned char *pat, size_t n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return -1;
+    }
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size + 1);
+    size_t got = fread(buf, 1, (size_t)size, fp);
+    fclose(fp);
+    long long at = -1;
+    for (size_t i = 0; i + n <= got && at < 0; i++) {
+        if (memcmp(buf + i, pat, n) == 0) {
+            at = (long long)i;
+        }
+    }
+    free(buf);
+    return at;
+}
+
+static void test_sqlite_purge_leaves_no_trace(void **state)
+{
+    fx_t *f = *state;
+    if (H.pg) {
+        skip();
+    }
+    open_store(f);
+    cw_store_traveller_t t;
+    flight_token_traveller(&t, 70, NOW - 5 * 86400, 0);
+    enrol_ok(f, &t);
+    // The template's ciphertext as stored: a pattern to look for in the files.
+    unsigned char pat[32];
+    cw_store_close(f->st);
+    f->st = NULL;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT substr(data, 40, 32) FROM biometric WHERE id = %llu",
+             (unsigned long long)t.templates[0].id);
+    assert_int_equal(cw_test_sqlite_blob(f->target, sql, pat, sizeof(pat)), 0);
+    open_store(f);
+    char wal[600];
+    snprintf(wal, sizeof(wal), "%s-wal", f->target);
+    assert_true(find_bytes(f->target, pat, sizeof(pat)) >= 0 ||
+                find_bytes(wal, pat, sizeof(pat)) >= 0); // the check can fail
+    cw_store_retention_t pol = {.flight_token_after = 3600};
+    cw_store_purge_report_t rep;
+    assert_int_equal(
+        cw_store_purge(f->st, NOW, &pol, 0, "retention", &rep, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(rep.n_templates, 2);
+    cw_store_purge_report_free(&rep);
+    assert_true(find_bytes(f->target, pat, sizeof(pat)) < 0);
+    assert_true(find_bytes(wal, pat, sizeof(pat)) < 0);
+}
+
+static void test_pg_connection_lost_mid_transaction(void **state)
+{
+    fx_t *f = *state;
+    if (!H.pg || pg_unavailable) {
+        skip();
+    }
+    open_store(f);
+    cw_store_traveller_t t;
+    make_traveller(&t, 80);
+    enrol_ok(f, &t);
+    // The server ends our session (as a restart would); the next call fails cleanly...
+    assert_int_equal(cw_test_db_kill_sessions(&H, f->target), 0);
+    make_traveller(&t, 81);
+    int err = cw_store_enrol(f->st, &t, NOW, "o", f->diag, sizeof(f->diag));
+    assert_int_equal(err, CW_EIO);
+    assert_int_equal(t.id, 0);
+    // ...and the one after reconnects.
+    enrol_ok(f, &t);
+    assert_int_equal(count(f), 2);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+    assert_int_equal(ar.entries, 2);
+}
+
+// A bulk import killed with SIGKILL at an arbitrary point: every acknowledged enrolment is
+// complete and intact, and no partial one exists.
+static void test_sigkill_mid_bulk_import(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_close(f->st);
+    f->st = NULL;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        cw_store_t *st = NULL;
+        cw_store_config_t cfg = {.key = KEY_A};
+        if (cw_store_open(f->target, &cfg, &st, NULL, 0) != 0) {
+            _exit(3);
+        }
+        for (int i = 0; i < 20000; i++) {
+            cw_store_traveller_t t;
+            make_traveller(&t, 1000 + i);
+            if (cw_store_enrol(st, &t, NOW, "bulk", NULL, 0) != 0) {
+                _exit(4);
+            }
+            char c = 1;
+            if (write(fds[1], &c, 1) != 1) {
+                _exit(5);
+            }
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    long acked = 0;
+    char buf[64];
+    while (acked < 300) {
+        ssize_t r = read(fds[0], buf, 1);
+        assert_true(r == 1);
+        acked++;
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ssize_t r;
+    while ((r = read(fds[0], buf, sizeof(buf))) > 0) {
+        acked += r;
+    }
+    close(fds[0]);
+    open_store(f);
+    uint64_t n = count(f);
+    // Every acknowledged commit is there; at most the one in flight committed unacknowledged.
+    assert_true((long)n >= acked && (long)n <= acked + 1);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM travel_document"),
+                     2 * (long long)n);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM biometric"),
+                     2 * (long long)n);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM consent"),
+                     2 * (long long)n);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM membership"),
+                     2 * (long long)n);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+    assert_int_equal(ar.entries, n);
+    // Each record opens whole: spot-check the first, the last and one in the middle.
+    uint64_t first = 0;
+    cw_store_traveller_t back;
+    assert_int_equal(
+        cw_store_find_document(f->st, CW_DOC_HK_IDENTITY_CARD, "A001000(3)", &first, NULL, 0), 0);
+    uint64_t ids[3] = {first, 0, 0};
+    char num[32];
+    snprintf(num, sizeof(num), "A%06d(3)", 1000 + (int)n / 2);
+    assert_int_equal(cw_store_find_document(f->st, CW_DOC_HK_IDENTITY_CARD, num, &ids[1], NULL, 0),
+                     0);
+    snprintf(num, sizeof(num), "A%06d(3)", 1000 + (int)n - 1);
+    assert_int_equal(cw_store_find_document(f->st, CW_DOC_HK_IDENTITY_CARD, num, &ids[2], NULL, 0),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cw_store_load(f->st, ids[i], &back, NULL, 0), 0);
+        assert_int_equal(back.n_documents, 2);
+        assert_int_equal(back.n_templates, 2);
+    }
+    // The store goes on working.
+    cw_store_traveller_t t;
+    make_traveller(&t, 999);
+    enrol_ok(f, &t);
+}
+
+int main(int argc, char **argv)
+{
+    int pg = argc > 1 && strcmp(argv[1], "pg") == 0;
+    if (cw_test_db_start(&H, pg) != 0) {
+        fprintf(stderr, "SKIPPED: PostgreSQL half of the store conformance suite: %s\n", H.why);
+        pg_unavailable = 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_migrates_and_reopens, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_key_refused, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_enrol_load_roundtrip, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_metacharacters_in_every_field, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_rejected, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_document_rejected, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_allocation_failure_rolls_back, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_moved_ciphertext_fails, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_chain_finds_edit, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_chain_finds_deletion, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_consent_withdrawal_deletes_templates, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_purge_flight_tokens, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_key_rotation_resumable, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_clearance_transaction, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_pg_connection_lost_mid_transaction, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sigkill_mid_bulk_import, fx_setup, fx_teardown),
+    };
+    if (pg_unavailable) {
+        // Report every test as skipped, and the program as skipped to ctest (exit 77).
+        const struct CMUnitTest none[] = {
+            cmocka_unit_test(test_open_migrates_and_reopens),
+        };
+        cmocka_run_group_tests_name("store_pg_skipped", none, NULL, NULL);
+        return 77;
+    }
+    int failed = cmocka_run_group_tests_name(pg ? "store_pg" : "store_sqlite", tests, NULL, NULL);
+    cw_test_db_stop(&H);
+    return failed;
+}
