@@ -11,10 +11,10 @@
 // proven exact when that bound is below the k-th exact score; otherwise the search widens and
 // runs again. Tests check it against a brute-force float search, adversarial near-ties included.
 //
-// Speed: once the kept set is full, h becomes an int32 threshold on the dot product for each
-// block (through the block's largest scale), and the kernels' find_ge skips the rows below it
-// many at a time; only the few rows at or above it are scored in float. The scan then runs at
-// about the speed of the dot-product kernel itself.
+// Speed: once the kept set is full, the kernels' find_pass compares every row's d x scale with
+// h over the query's scale, sixteen rows per instruction, and only the rows at or above it
+// (the few that can enter the kept set) are scored one by one. The scan then runs at about the
+// speed of the dot-product kernel itself.
 #define _GNU_SOURCE // pthread_rwlockattr_setkind_np: writers must not starve behind searches
 #include "clearway/gallery.h"
 #include "clearway/alloc.h"
@@ -143,14 +143,12 @@ static int resize(cw_gallery_t *g, size_t cap)
     float *f = cw_malloc(fbytes > 0 ? fbytes : 1);
     float *scale = cw_malloc(cap * sizeof(float) + 1);
     uint64_t *ids = cw_malloc(cap * sizeof(uint64_t) + 1);
-    float *bscale = cw_calloc(nb + 1, sizeof(float));
     float *berr = cw_calloc(nb + 1, sizeof(float));
-    if (q == NULL || f == NULL || scale == NULL || ids == NULL || bscale == NULL || berr == NULL) {
+    if (q == NULL || f == NULL || scale == NULL || ids == NULL || berr == NULL) {
         cw_aligned_free(q);
         cw_free(f);
         cw_free(scale);
         cw_free(ids);
-        cw_free(bscale);
         cw_free(berr);
         return CW_ENOMEM;
     }
@@ -160,7 +158,6 @@ static int resize(cw_gallery_t *g, size_t cap)
         memcpy(f, g->f, n * (size_t)g->cfg.dim * sizeof(float));
         memcpy(scale, g->scale, n * sizeof(float));
         memcpy(ids, g->ids, n * sizeof(uint64_t));
-        memcpy(bscale, g->bscale, n_blocks(n) * sizeof(float));
         memcpy(berr, g->berr, n_blocks(n) * sizeof(float));
     }
     cw__gallery_free_rows(g);
@@ -168,7 +165,6 @@ static int resize(cw_gallery_t *g, size_t cap)
     g->f = f;
     g->scale = scale;
     g->ids = ids;
-    g->bscale = bscale;
     g->berr = berr;
     g->cap = cap;
     return 0;
@@ -199,13 +195,12 @@ void cw__gallery_free_rows(cw_gallery_t *g)
     cw_free_wipe(g->f, g->cap * (size_t)g->cfg.dim * sizeof(float));
     cw_free(g->scale);
     cw_free(g->ids);
-    cw_free(g->bscale);
     cw_free(g->berr);
     g->q = NULL;
     g->f = NULL;
     g->scale = NULL;
     g->ids = NULL;
-    g->bscale = g->berr = NULL;
+    g->berr = NULL;
 }
 
 int cw__gallery_normalise(const float *v, uint32_t dim, float *out)
@@ -257,7 +252,6 @@ static void put_row(cw_gallery_t *g, size_t r, uint64_t id, const float *x)
     memcpy(g->f + r * g->cfg.dim, x, g->cfg.dim * sizeof(float));
     g->ids[r] = id;
     size_t b = r / CW__GALLERY_BLOCK;
-    g->bscale[b] = fmaxf(g->bscale[b], g->scale[r]);
     g->berr[b] = fmaxf(g->berr[b], err);
 }
 
@@ -333,8 +327,8 @@ void cw_gallery_memory(const cw_gallery_t *g, size_t *scan_bytes, size_t *float_
     pthread_rwlock_rdlock(&m->lock);
     size_t per_row = g->dpad + sizeof(float) + sizeof(uint64_t);
     if (scan_bytes != NULL) {
-        *scan_bytes = g->cap * per_row + n_blocks(g->cap) * 2 * sizeof(float) +
-                      g->index_cap * sizeof(uint32_t);
+        *scan_bytes =
+            g->cap * per_row + n_blocks(g->cap) * sizeof(float) + g->index_cap * sizeof(uint32_t);
     }
     if (float_bytes != NULL) {
         *float_bytes = g->cap * (size_t)g->cfg.dim * sizeof(float);
@@ -439,7 +433,7 @@ int cw_gallery_compact(cw_gallery_t *g)
     c.f = NULL;
     c.scale = NULL;
     c.ids = NULL;
-    c.bscale = c.berr = NULL;
+    c.berr = NULL;
     c.n_rows = 0;
     c.cap = 0;
     size_t icap = (size_t)((double)(g->n_live > 0 ? g->n_live : 1) / INDEX_FILL) + 1;
@@ -458,7 +452,6 @@ int cw_gallery_compact(cw_gallery_t *g)
             c.scale[w] = g->scale[r];
             c.ids[w] = g->ids[r];
             size_t b = w / CW__GALLERY_BLOCK;
-            c.bscale[b] = fmaxf(c.bscale[b], c.scale[w]);
             c.berr[b] = fmaxf(c.berr[b], row_err(&c, w)); // removed rows no longer widen it
             index_put(c.index, icap, c.ids[w], w);
             w++;
@@ -479,7 +472,6 @@ int cw_gallery_compact(cw_gallery_t *g)
     g->f = c.f;
     g->scale = c.scale;
     g->ids = c.ids;
-    g->bscale = c.bscale;
     g->berr = c.berr;
     g->n_rows = c.n_rows;
     g->cap = c.cap;
@@ -583,13 +575,11 @@ static void scan_one(const cw_gallery_t *g, scan_t *s, int32_t d, float qs, size
     scan_push(g, s, a, (uint32_t)r);
 }
 
-// The int32 dot product below which no row of a block (largest scale bs) can score h > 0 or
-// more with a query of scale qs: d < t implies d qs scale < h. Rounded down, with a relative
-// margin far above float rounding, so that the skip never drops a row the float test keeps.
-static int32_t dot_threshold(float h, float qs, float bs)
+// The bar find_pass holds d x scale to: h / qs lowered by a relative margin far above float
+// rounding (a few ulps), so that the skip never drops a row the float test in scan_one keeps.
+static float pass_bar(float h, float qs)
 {
-    double t = (double)h / ((double)qs * (double)bs) * (1.0 - 1e-6);
-    return t >= 2147483647.0 ? INT32_MAX : (int32_t)floor(t);
+    return (float)((double)h / (double)qs * (1.0 - 1e-6));
 }
 
 // Scan rows [r0, r1) (r0 a multiple of BLOCK) for m queries at once (qq: m x dpad int8, qs:
@@ -600,15 +590,10 @@ static void scan_rows(const cw_gallery_t *g, const int8_t *qq, const float *qs, 
     const cw__gallery_kernels_t *k = cw__gallery_kernels();
     for (size_t b = r0; b < r1; b += BLOCK) {
         size_t nb = r1 - b < BLOCK ? r1 - b : BLOCK;
-        const float bs = g->bscale[b / BLOCK];
-        if (bs == 0.0f) {
-            continue; // every row of the block removed
-        }
         const float be = g->berr[b / BLOCK];
         const int8_t *rows = g->q + b * g->dpad;
-        // The rows that pass the threshold read their scale, a few scattered ones per block:
-        // ask for the next block's scales now (4 bytes a row beside the row's dpad), so those
-        // reads find them in cache instead of waiting on memory each time.
+        // find_pass reads every row's scale (4 bytes beside the row's dpad): ask for the next
+        // block's now, so that it streams in with the rows.
         for (size_t o = b + BLOCK; o < r1 && o < b + 2 * BLOCK; o += 64 / sizeof(float)) {
             __builtin_prefetch(&g->scale[o]);
         }
@@ -629,7 +614,8 @@ static void scan_rows(const cw_gallery_t *g, const int8_t *qq, const float *qs, 
                     continue;
                 }
                 // The kept set is full: skip to the next row that could enter it.
-                size_t j = i + k->find_ge(d + i, nb - i, dot_threshold(s->heap[0].key, qs[qi], bs));
+                size_t j = i + k->find_pass(d + i, g->scale + b + i, nb - i,
+                                            pass_bar(s->heap[0].key, qs[qi]));
                 if (j > i) {
                     s->left_out = 1;
                 }

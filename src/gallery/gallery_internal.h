@@ -23,9 +23,8 @@ enum {
 /*
  * Per row the scan needs only the int8 copy, its scale and the id: the quantisation error that
  * the exactness proof needs is kept per block of CW__GALLERY_BLOCK rows (the largest of the
- * block, an upper bound that only grows until compaction recomputes it), and so is the largest
- * scale, which turns the score of the kept set's weakest member into an int32 threshold the
- * scan compares dot products with. A removed row has scale 0 (and its copies wiped).
+ * block, an upper bound that only grows until compaction recomputes it). A removed row has
+ * scale 0 (and its copies wiped), so no score of it reaches a kept set.
  */
 struct cw_gallery {
     cw_gallery_config_t cfg;
@@ -38,7 +37,6 @@ struct cw_gallery {
     float *f;        /* cap x dim, L2-normalised */
     float *scale;    /* per row: x ~ q * scale; 0 once removed */
     uint64_t *ids;   /* per row */
-    float *bscale;   /* per block: no row's scale is larger */
     float *berr;     /* per block: no row's ||x - q * scale|| is larger (rounded up) */
     uint32_t *index; /* open addressing, slots 0..index_cap) reached by multiply-shift */
     size_t index_cap;

@@ -266,14 +266,14 @@ static void dotm(const int8_t *q, int m, const int8_t *rows, size_t n, size_t dp
     cw_memzero(qp, (size_t)(m + 15) / 16 * (dpad / 4) * sizeof(__m512i));
 }
 
-static size_t find_ge(const int32_t *d, size_t n, int32_t t)
+static size_t find_pass(const int32_t *d, const float *scale, size_t n, float t)
 {
-    return cw__gk_find_ge_avx512(d, n, t);
+    return cw__gk_find_pass_avx512(d, scale, n, t);
 }
 
 const cw__gallery_kernels_t cw__gallery_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dot1 = dot1,
     .dotm = dotm,
-    .find_ge = find_ge,
+    .find_pass = find_pass,
 };

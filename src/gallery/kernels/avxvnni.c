@@ -82,14 +82,14 @@ static void dotm(const int8_t *q, int m, const int8_t *rows, size_t n, size_t dp
     cw__gallery_dotm_blocked(dot1, q, m, rows, n, dpad, out);
 }
 
-static size_t find_ge(const int32_t *d, size_t n, int32_t t)
+static size_t find_pass(const int32_t *d, const float *scale, size_t n, float t)
 {
-    return cw__gk_find_ge_avx2(d, n, t);
+    return cw__gk_find_pass_avx2(d, scale, n, t);
 }
 
 const cw__gallery_kernels_t cw__gallery_kernels_avxvnni = {
     .name = "avxvnni",
     .dot1 = dot1,
     .dotm = dotm,
-    .find_ge = find_ge,
+    .find_pass = find_pass,
 };

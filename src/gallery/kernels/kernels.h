@@ -45,10 +45,13 @@ typedef struct cw__gallery_kernels {
      */
     void (*dotm)(const int8_t *q, int m, const int8_t *rows, size_t n, size_t dpad, int32_t *out);
     /*
-     * The first i < n with d[i] >= t, or n when there is none: how the scan skips, a few dozen
-     * values per instruction, the rows whose int8 score cannot reach the kept set.
+     * The first i < n with (float)d[i] * scale[i] >= t, or n when there is none: how the scan
+     * skips, sixteen rows per instruction, the rows whose int8 score cannot reach the kept set
+     * (t > 0 is that set's weakest score over the query's scale, lowered by a margin). The
+     * int32 to float conversion is exact (|d| < 2^24) and the product is one IEEE rounding, so
+     * every variant returns the same index.
      */
-    size_t (*find_ge)(const int32_t *d, size_t n, int32_t t);
+    size_t (*find_pass)(const int32_t *d, const float *scale, size_t n, float t);
 } cw__gallery_kernels_t;
 
 /* Every variant; only the ones this build compiled exist (dispatch.c checks the CW_GALLERY_HAVE_*

@@ -44,10 +44,10 @@ static void dotm_ref(const int8_t *q, int m, const int8_t *rows, size_t n, size_
     cw__gallery_dotm_blocked(dot1_ref, q, m, rows, n, dpad, out);
 }
 
-static size_t find_ge_ref(const int32_t *d, size_t n, int32_t t)
+static size_t find_pass_ref(const int32_t *d, const float *scale, size_t n, float t)
 {
     size_t i = 0;
-    while (i < n && d[i] < t) {
+    while (i < n && !((float)d[i] * scale[i] >= t)) {
         i++;
     }
     return i;
@@ -57,5 +57,5 @@ const cw__gallery_kernels_t cw__gallery_kernels_scalar = {
     .name = "scalar",
     .dot1 = dot1_ref,
     .dotm = dotm_ref,
-    .find_ge = find_ge_ref,
+    .find_pass = find_pass_ref,
 };

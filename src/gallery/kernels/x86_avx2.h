@@ -38,23 +38,24 @@ CW__GK_INLINE int32_t cw__gk_hsum8(__m256i a)
     return _mm_cvtsi128_si32(s);
 }
 
-/* The first i < n with d[i] >= t, or n (eight lanes at a time). */
-CW__GK_INLINE size_t cw__gk_find_ge_avx2(const int32_t *d, size_t n, int32_t t)
+/* find_pass (kernels.h), eight lanes at a time. */
+CW__GK_INLINE size_t cw__gk_find_pass_avx2(const int32_t *d, const float *scale, size_t n, float t)
 {
-    const __m256i tv = _mm256_set1_epi32(t);
+    const __m256 tv = _mm256_set1_ps(t);
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        // Lanes where d < t; all of them set means none of the 32 reaches t.
-        __m256i a = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i)));
-        __m256i b = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i + 8)));
-        __m256i c = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i + 16)));
-        __m256i e = _mm256_cmpgt_epi32(tv, _mm256_loadu_si256((const __m256i *)(d + i + 24)));
-        __m256i all = _mm256_and_si256(_mm256_and_si256(a, b), _mm256_and_si256(c, e));
-        if (_mm256_movemask_epi8(all) != -1) {
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(d + i))),
+                                 _mm256_loadu_ps(scale + i));
+        __m256 b =
+            _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(d + i + 8))),
+                          _mm256_loadu_ps(scale + i + 8));
+        __m256 ge =
+            _mm256_or_ps(_mm256_cmp_ps(a, tv, _CMP_GE_OQ), _mm256_cmp_ps(b, tv, _CMP_GE_OQ));
+        if (_mm256_movemask_ps(ge) != 0) {
             break;
         }
     }
-    for (; i < n && d[i] < t; i++) {
+    for (; i < n && !((float)d[i] * scale[i] >= t); i++) {
     }
     return i;
 }

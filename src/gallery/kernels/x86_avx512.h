@@ -70,21 +70,24 @@ CW__GK_INLINE void cw__gk_transpose16(__m512i r[16])
     }
 }
 
-/* The first i < n with d[i] >= t, or n (sixteen lanes at a time). */
-CW__GK_INLINE size_t cw__gk_find_ge_avx512(const int32_t *d, size_t n, int32_t t)
+/* find_pass (kernels.h), sixteen lanes at a time. */
+CW__GK_INLINE size_t cw__gk_find_pass_avx512(const int32_t *d, const float *scale, size_t n,
+                                             float t)
 {
-    const __m512i tv = _mm512_set1_epi32(t);
+    const __m512 tv = _mm512_set1_ps(t);
     size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        __mmask16 a = _mm512_cmpge_epi32_mask(_mm512_loadu_si512(d + i), tv);
-        __mmask16 b = _mm512_cmpge_epi32_mask(_mm512_loadu_si512(d + i + 16), tv);
-        __mmask16 c = _mm512_cmpge_epi32_mask(_mm512_loadu_si512(d + i + 32), tv);
-        __mmask16 e = _mm512_cmpge_epi32_mask(_mm512_loadu_si512(d + i + 48), tv);
-        if ((a | b | c | e) != 0) {
+    for (; i + 32 <= n; i += 32) {
+        __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(d + i)),
+                                 _mm512_loadu_ps(scale + i));
+        __m512 b = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(d + i + 16)),
+                                 _mm512_loadu_ps(scale + i + 16));
+        __mmask16 ge =
+            _mm512_cmp_ps_mask(a, tv, _CMP_GE_OQ) | _mm512_cmp_ps_mask(b, tv, _CMP_GE_OQ);
+        if (ge != 0) {
             break;
         }
     }
-    for (; i < n && d[i] < t; i++) {
+    for (; i < n && !((float)d[i] * scale[i] >= t); i++) {
     }
     return i;
 }

@@ -263,51 +263,61 @@ static void test_outside_contract(void **state)
     }
 }
 
-// find_ge: the first value at or above a threshold, the same index from every variant and the
-// plain loop, over lengths across the vector widths, thresholds below, inside and above the
-// values (INT32_MIN and INT32_MAX included), and misaligned starts.
-static void test_find_ge(void **state)
+// find_pass: the first row whose d x scale reaches a bar, the same index from every variant and
+// the plain loop, over lengths across the vector widths, bars below, equal to and above the
+// products, removed rows (scale 0) and misaligned starts.
+static void test_find_pass(void **state)
 {
     (void)state;
     const cw__gallery_kernels_t *k[MAX_VARIANTS];
     int nk = variants(k);
     enum { MAXN = 300 };
-    int32_t buf[MAXN + 16];
+    int32_t dbuf[MAXN + 16];
+    float sbuf[MAXN + 16];
     for (int iter = 0; iter < 4000; iter++) {
         size_t off = (size_t)rand_int(0, 15);
         size_t n = (size_t)rand_int(0, MAXN);
-        int32_t *d = buf + off;
+        int32_t *d = dbuf + off;
+        float *sc = sbuf + off;
         for (size_t i = 0; i < n; i++) {
-            d[i] = rand_int(-1000, 1000);
+            d[i] = rand_int(-16129 * 8, 16129 * 8);
+            sc[i] = rand_int(0, 9) == 0 ? 0.0f : (float)rand_int(1, 1000) * 1e-5f;
         }
-        int32_t t;
-        switch (iter % 5) {
-        case 0:
-            t = INT32_MIN;
+        float t;
+        switch (iter % 4) {
+        case 0: // equal to one product: >= must find it (or an earlier one)
+            if (n > 0) {
+                size_t p = (size_t)rand_int(0, (int)n - 1);
+                t = (float)d[p] * sc[p];
+                t = t > 0.0f ? t : 1e-3f;
+            } else {
+                t = 1.0f;
+            }
             break;
         case 1:
-            t = INT32_MAX;
+            t = 1e-30f; // every positive product passes
             break;
         case 2:
-            t = n > 0 ? d[rand_int(0, (int)n - 1)] : 0; // equal to a value: >= must find it
+            t = 1e30f; // none
             break;
         default:
-            t = rand_int(900, 1001); // rare hits, often none
+            t = (float)rand_int(800, 1300); // rare hits, often none
             break;
         }
         if (iter % 7 == 0 && n > 0) {
-            d[n - 1] = 5000; // the only hit in the last lane
-            t = 2000;
+            d[n - 1] = 16129 * 8; // the only hit in the last lane
+            sc[n - 1] = 0.01f;
+            t = 1200.0f;
         }
         size_t want = 0;
-        while (want < n && d[want] < t) {
+        while (want < n && !((float)d[want] * sc[want] >= t)) {
             want++;
         }
         for (int j = 0; j < nk; j++) {
-            size_t got = k[j]->find_ge(d, n, t);
+            size_t got = k[j]->find_pass(d, sc, n, t);
             if (got != want) {
-                fail_msg("%s: find_ge(n %zu, t %d) = %zu, expected %zu", k[j]->name, n, (int)t, got,
-                         want);
+                fail_msg("%s: find_pass(n %zu, t %g) = %zu, expected %zu", k[j]->name, n, (double)t,
+                         got, want);
             }
         }
     }
@@ -407,7 +417,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dot1_random),         cmocka_unit_test(test_dot1_extremes),
         cmocka_unit_test(test_dotm_random),         cmocka_unit_test(test_dotm_extremes),
-        cmocka_unit_test(test_outside_contract),    cmocka_unit_test(test_find_ge),
+        cmocka_unit_test(test_outside_contract),    cmocka_unit_test(test_find_pass),
         cmocka_unit_test(test_comparison_can_fail), cmocka_unit_test(test_force_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
