@@ -5,15 +5,17 @@
 // Exactness: a row's int8 score a differs from its float score s by at most
 // B = e_x + e_q (1 + e_x), where e_x = ||x - x'|| and e_q = ||q - q'|| are the quantisation
 // errors of the (unit) row and query (|q.x - q'.x'| <= ||q|| ||x - x'|| + ||q - q'|| ||x'||);
-// e_x is bounded by its block's largest error. The scan keeps the best `width` rows by a; every
-// row it did not keep had a at most the weakest kept score h (the kept set only gets stronger),
-// so none of them can score above h + B. After re-ranking the kept rows by s, the answer is
-// proven exact when that bound is below the k-th exact score; otherwise the search widens and
-// runs again. Tests check it against a brute-force float search, adversarial near-ties included.
+// e_x is bounded by its block's largest error. The scan keeps the best `width` rows by a: it
+// collects rows into a buffer of twice that and, when it fills, cuts it back to the best width
+// (quickselect); the width-th best a at the last cut is the bar h, which only rises. Every row
+// not kept scored at most h, so none of them can score above h + B in float. After re-ranking
+// the kept rows by s, the answer is proven exact when that bound is below the k-th exact score;
+// otherwise the search widens and runs again. Tests check it against a brute-force float
+// search, adversarial near-ties and plateaus included.
 //
-// Speed: once the kept set is full, the kernels' find_pass compares every row's d x scale with
-// h over the query's scale, sixteen rows per instruction, and only the rows at or above it
-// (the few that can enter the kept set) are scored one by one. The scan then runs at about the
+// Speed: once there is a bar, the kernels' find_pass compares every row's d x scale with h over
+// the query's scale, sixteen rows per instruction, and only the rows at or above it (the few
+// that can still enter the kept set) are scored one by one. The scan then runs at about the
 // speed of the dot-product kernel itself.
 #define _GNU_SOURCE // pthread_rwlockattr_setkind_np: writers must not starve behind searches
 #include "clearway/gallery.h"
@@ -487,80 +489,89 @@ int cw_gallery_compact(cw_gallery_t *g)
 // ---- search ----
 
 typedef struct cand {
-    float key; // int8 score while scanning, then exact score
+    float key; // int8 score
     uint32_t row;
 } cand_t;
 
-// Min-heap on (key, then larger id is "smaller" so that ties keep the smaller id).
-static int worse(const cw_gallery_t *g, const cand_t *a, const cand_t *b)
+// a ranks above b: higher key, then (ties) the smaller id, as the answer's order.
+static int better(const cw_gallery_t *g, const cand_t *a, const cand_t *b)
 {
     if (a->key != b->key) {
-        return a->key < b->key;
+        return a->key > b->key;
     }
-    return g->ids[a->row] > g->ids[b->row];
+    return g->ids[a->row] < g->ids[b->row];
 }
 
-static void sift_down(const cw_gallery_t *g, cand_t *h, int n, int i)
+// Reorder c[0..n) so that c[0..w) are the w best (in no order) and c[w - 1] is the worst of
+// them (quickselect, median-of-three pivots; expected O(n)). 0 < w < n.
+static void select_best(const cw_gallery_t *g, cand_t *c, int n, int w)
 {
-    for (;;) {
-        int l = 2 * i + 1;
-        int r = l + 1;
-        int m = i;
-        if (l < n && worse(g, &h[l], &h[m])) {
-            m = l;
+    int lo = 0;
+    int hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        // Median of three to c[hi] as the pivot.
+        if (better(g, &c[mid], &c[lo])) {
+            cand_t t = c[mid];
+            c[mid] = c[lo];
+            c[lo] = t;
         }
-        if (r < n && worse(g, &h[r], &h[m])) {
-            m = r;
+        if (better(g, &c[hi], &c[lo])) {
+            cand_t t = c[hi];
+            c[hi] = c[lo];
+            c[lo] = t;
         }
-        if (m == i) {
+        if (better(g, &c[mid], &c[hi])) {
+            cand_t t = c[mid];
+            c[mid] = c[hi];
+            c[hi] = t;
+        }
+        const cand_t p = c[hi];
+        int st = lo;
+        for (int i = lo; i < hi; i++) {
+            if (better(g, &c[i], &p)) {
+                cand_t t = c[i];
+                c[i] = c[st];
+                c[st] = t;
+                st++;
+            }
+        }
+        c[hi] = c[st];
+        c[st] = p;
+        // c[lo..st) beat the pivot, c[st] is the pivot, c(st..hi] do not beat it.
+        if (st == w - 1) {
             return;
         }
-        cand_t t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static void sift_up(const cw_gallery_t *g, cand_t *h, int i)
-{
-    while (i > 0) {
-        int p = (i - 1) / 2;
-        if (!worse(g, &h[i], &h[p])) {
-            return;
+        if (st < w - 1) {
+            lo = st + 1;
+        } else {
+            hi = st - 1;
         }
-        cand_t t = h[i];
-        h[i] = h[p];
-        h[p] = t;
-        i = p;
     }
 }
 
-// The scan state of one query over one range of rows.
+// The scan state of one query over one range of rows: the candidates in a buffer of 2 x width,
+// cut back to the best width whenever it fills. Every row not kept (skipped, refused, or cut)
+// scored at most the bar, and the bar only rises; finish() relies on both.
 typedef struct scan {
-    cand_t *heap;
+    cand_t *buf; // 2 x width
     int n;
     int width;
-    int left_out; // a row was not kept (then every such row scored at most heap[0].key)
+    int left_out; // a row was not kept
+    float bar;    // the width-th best score after the last cut (-INFINITY before the first)
     float emax;   // the largest block error among the rows scanned
 } scan_t;
 
-static void scan_push(const cw_gallery_t *g, scan_t *s, float a, uint32_t row)
+static void scan_cut(const cw_gallery_t *g, scan_t *s)
 {
-    cand_t c = {a, row};
-    if (s->n < s->width) {
-        s->heap[s->n] = c;
-        sift_up(g, s->heap, s->n++);
-        return;
-    }
+    select_best(g, s->buf, s->n, s->width);
+    s->n = s->width;
+    s->bar = s->buf[s->width - 1].key;
     s->left_out = 1;
-    if (worse(g, &s->heap[0], &c)) {
-        s->heap[0] = c;
-        sift_down(g, s->heap, s->n, 0);
-    }
 }
 
-// Row r with int8 dot product d: scored, and kept if it beats the weakest kept row.
+// Row r with int8 dot product d: scored, and kept unless it is below the bar. (A row equal to
+// the bar is kept: it may win a tie on id.)
 static void scan_one(const cw_gallery_t *g, scan_t *s, int32_t d, float qs, size_t r)
 {
     float sc = g->scale[r];
@@ -568,11 +579,15 @@ static void scan_one(const cw_gallery_t *g, scan_t *s, int32_t d, float qs, size
         return; // removed
     }
     float a = (float)d * qs * sc;
-    if (s->n == s->width && a < s->heap[0].key) {
+    if (a < s->bar) {
         s->left_out = 1;
         return;
     }
-    scan_push(g, s, a, (uint32_t)r);
+    s->buf[s->n].key = a;
+    s->buf[s->n].row = (uint32_t)r;
+    if (++s->n == 2 * s->width) {
+        scan_cut(g, s);
+    }
 }
 
 // The bar find_pass holds d x scale to: h / qs lowered by a relative margin far above float
@@ -608,14 +623,14 @@ static void scan_rows(const cw_gallery_t *g, const int8_t *qq, const float *qs, 
             s->emax = fmaxf(s->emax, be);
             size_t i = 0;
             while (i < nb) {
-                if (s->n < s->width || !(s->heap[0].key > 0.0f)) {
+                if (!(s->bar > 0.0f)) {
                     scan_one(g, s, d[i], qs[qi], b + i);
                     i++;
                     continue;
                 }
-                // The kept set is full: skip to the next row that could enter it.
-                size_t j = i + k->find_pass(d + i, g->scale + b + i, nb - i,
-                                            pass_bar(s->heap[0].key, qs[qi]));
+                // Skip to the next row that can reach the bar.
+                size_t j =
+                    i + k->find_pass(d + i, g->scale + b + i, nb - i, pass_bar(s->bar, qs[qi]));
                 if (j > i) {
                     s->left_out = 1;
                 }
@@ -624,6 +639,11 @@ static void scan_rows(const cw_gallery_t *g, const int8_t *qq, const float *qs, 
                 }
                 i = j + 1;
             }
+        }
+    }
+    for (int qi = 0; qi < m; qi++) {
+        if (scans[qi].n > scans[qi].width) {
+            scan_cut(g, &scans[qi]);
         }
     }
 }
@@ -658,7 +678,7 @@ typedef struct job {
     int width;
     size_t parts;
     scan_t *scans; // parts x m
-    cand_t *heaps; // parts x m x width
+    cand_t *bufs;  // parts x m x 2 width
     int32_t *dots; // parts x m x BLOCK
 } job_t;
 
@@ -673,10 +693,11 @@ static int scan_task(void *ctx, size_t part, int worker)
     size_t r1 = r0 + per < n ? r0 + per : n;
     scan_t *scans = j->scans + part * (size_t)j->m;
     for (int qi = 0; qi < j->m; qi++) {
-        scans[qi].heap = j->heaps + (part * (size_t)j->m + (size_t)qi) * (size_t)j->width;
+        scans[qi].buf = j->bufs + (part * (size_t)j->m + (size_t)qi) * 2 * (size_t)j->width;
         scans[qi].n = 0;
         scans[qi].width = j->width;
         scans[qi].left_out = 0;
+        scans[qi].bar = -INFINITY;
         scans[qi].emax = 0.0f;
     }
     scan_rows(j->g, j->qq, j->qs, j->m, r0, r1, scans, j->dots + part * (size_t)j->m * BLOCK);
@@ -693,13 +714,20 @@ static int finish(const job_t *j, int qi, const float *x, int k, cw_gallery_hit_
     for (size_t p = 0; p < j->parts; p++) {
         const scan_t *s = &j->scans[p * (size_t)j->m + (size_t)qi];
         if (s->left_out) {
-            // No row this part left out scored above its weakest kept row (see the top).
+            // No row this part left out scored above its bar (see the top).
             float e = s->emax;
-            out_bound = fmaxf(out_bound, s->heap[0].key + e + j->qe[qi] * (1.0f + e) + 1e-6f);
+            out_bound = fmaxf(out_bound, s->bar + e + j->qe[qi] * (1.0f + e) + 1e-6f);
+        }
+        // The float rows are scattered in memory: ask for all of them before reading any.
+        for (int i = 0; i < s->n; i++) {
+            const float *y = g->f + (size_t)s->buf[i].row * g->cfg.dim;
+            for (size_t o = 0; o < g->cfg.dim; o += 64 / sizeof(float)) {
+                __builtin_prefetch(y + o);
+            }
         }
         for (int i = 0; i < s->n; i++) {
-            tmp[nc].id = g->ids[s->heap[i].row];
-            tmp[nc].score = exact_score(g, x, s->heap[i].row);
+            tmp[nc].id = g->ids[s->buf[i].row];
+            tmp[nc].score = exact_score(g, x, s->buf[i].row);
             nc++;
         }
     }
@@ -746,10 +774,10 @@ static int search_locked(const cw_gallery_t *g, const float *queries, int m, int
     while (rc == 0 && n_todo > 0) {
         job_t j = {g, qq, qs, qe, m, width, parts, NULL, NULL, NULL};
         j.scans = cw_malloc(parts * (size_t)m * sizeof(scan_t));
-        j.heaps = cw_malloc(parts * (size_t)m * (size_t)width * sizeof(cand_t));
+        j.bufs = cw_malloc(parts * (size_t)m * 2 * (size_t)width * sizeof(cand_t));
         j.dots = cw_malloc(parts * (size_t)m * BLOCK * sizeof(int32_t));
         cw_gallery_hit_t *tmp = cw_malloc(parts * (size_t)width * sizeof(cw_gallery_hit_t));
-        if (j.scans == NULL || j.heaps == NULL || j.dots == NULL || tmp == NULL) {
+        if (j.scans == NULL || j.bufs == NULL || j.dots == NULL || tmp == NULL) {
             rc = CW_ENOMEM;
         } else if (parts > 1) {
             rc = cw_pool_parallel_for(pool, parts, scan_task, &j);
@@ -764,7 +792,7 @@ static int search_locked(const cw_gallery_t *g, const float *queries, int m, int
             }
         }
         cw_free(j.scans);
-        cw_free(j.heaps);
+        cw_free(j.bufs);
         cw_free(j.dots);
         cw_free(tmp);
         // Unproven queries (near-ties at the bound) run again, wider; all rows at worst.
