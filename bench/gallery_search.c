@@ -817,8 +817,11 @@ static void run_peer(const context_t *cx, const dataset_t *ds, peer_kind_t kind,
             r->sq8_top1 = row->sq8_top1;
         }
         if (rc == 0) {
-            fprintf(stderr, "  FAISS %s: one query p50 %.2f ms; %d thread%s: batch of 64 %.1f ms",
-                    name, p50, o->threads[ti], o->threads[ti] > 1 ? "s" : "", b64);
+            fprintf(stderr, "  FAISS %s: one query p50 %.2f ms", name, p50);
+            if (!isnan(b64)) {
+                fprintf(stderr, "; %d thread%s: batch of 64 %.1f ms", o->threads[ti],
+                        o->threads[ti] > 1 ? "s" : "", b64);
+            }
             if (kind == PEER_FLAT_IP) {
                 fprintf(stderr, "; top-1 equal %d/%d\n", row->top1_agree + row->top1_ties,
                         row->top1_n);
@@ -881,13 +884,21 @@ static void print_table(const opts_t *o, const row_t *rows, int n_rows)
         if (r->have_flat == 1) {
             char top1[24];
             snprintf(top1, sizeof(top1), "%d/%d", r->top1_agree + r->top1_ties, r->top1_n);
-            printf("%6.1f %7.1f %7.1f %5.1fx %8s | ", r->flat_build_s, r->flat_p50, r->flat_b64,
+            char b64[16] = "-";
+            if (!isnan(r->flat_b64)) {
+                snprintf(b64, sizeof(b64), "%.1f", r->flat_b64);
+            }
+            printf("%6.1f %7.1f %7s %5.1fx %8s | ", r->flat_build_s, r->flat_p50, b64,
                    r->flat_p50 / r->p50, top1);
         } else {
             printf("%-6s %7s %7s %6s %8s | ", r->have_flat < 0 ? "failed" : "-", "", "", "", "");
         }
         if (r->have_sq8 == 1) {
-            printf("%6.1f %7.1f %8.1f %4.1fx %5.3f\n", r->sq8_build_s, r->sq8_p50, r->sq8_b64,
+            char b64[16] = "-";
+            if (!isnan(r->sq8_b64)) {
+                snprintf(b64, sizeof(b64), "%.1f", r->sq8_b64);
+            }
+            printf("%6.1f %7.1f %8s %4.1fx %5.3f\n", r->sq8_build_s, r->sq8_p50, b64,
                    r->sq8_p50 / r->p50, r->sq8_n > 0 ? r->sq8_recall / r->sq8_n : NAN);
         } else {
             printf("%s\n", r->have_sq8 < 0 ? "failed" : "-");
