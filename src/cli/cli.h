@@ -37,5 +37,9 @@ extern const cw_cli_command_t cw_cmd_info;
 extern const cw_cli_command_t cw_cmd_face;
 extern const cw_cli_command_t cw_cmd_eval;
 extern const cw_cli_command_t cw_cmd_gallery;
+extern const cw_cli_command_t cw_cmd_finger;
+
+/* `clearway eval finger ...` (argv[0] is "eval", argv[1] "finger"); eval_finger.c. */
+int cw_cli_eval_finger(int argc, char **argv);
 
 #endif

@@ -33,7 +33,8 @@ static const cw_cli_command_t cmd_version = {
 };
 
 static const cw_cli_command_t *const commands[] = {
-    &cmd_help, &cmd_version, &cw_cmd_info, &cw_cmd_face, &cw_cmd_eval, &cw_cmd_gallery,
+    &cmd_help,    &cmd_version,    &cw_cmd_info,   &cw_cmd_face,
+    &cw_cmd_eval, &cw_cmd_gallery, &cw_cmd_finger,
 };
 
 enum { N_COMMANDS = sizeof(commands) / sizeof(commands[0]) };

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The matcher's inner kernel: the masked popcount comparison of two Minutia Cylinder-Code bit
+ * vectors. ref.c is the scalar reference (portable popcount); popcnt.c is the same code built
+ * with the POPCNT instruction; dispatch.c picks one at start-up (CW_FORCE_SCALAR=1 keeps the
+ * reference). All variants are bit-exact: they count the same bits.
+ */
+#ifndef CLEARWAY_FINGER_KERNELS_H
+#define CLEARWAY_FINGER_KERNELS_H
+
+#include <stdint.h>
+
+/* Cylinder layout: MCC_ND direction slices of MCC_NS x MCC_NS spatial cells, one bit each. */
+#ifndef MCC_NS
+#define MCC_NS 16
+#endif
+#ifndef MCC_ND
+#define MCC_ND 6
+#endif
+#define MSK_WORDS ((MCC_NS * MCC_NS + 63) / 64)
+#define CYL_WORDS (MSK_WORDS * MCC_ND)
+#define CYL_BITS (CYL_WORDS * 64)
+
+typedef struct cw__finger_kernels {
+    const char *name;
+    /*
+     * Compare cylinders a and b (CYL_WORDS words, slice k at word k * MSK_WORDS) on the cells
+     * valid in both (masks ma, mb: MSK_WORDS words). Returns 1 when fewer than min_cells cells
+     * are valid in both (not comparable); otherwise 0 with the popcounts of a and b restricted
+     * to the common cells and of their difference.
+     */
+    int (*cyl_pair)(const uint64_t *a, const uint64_t *ma, const uint64_t *b, const uint64_t *mb,
+                    int min_cells, unsigned *pa, unsigned *pb, unsigned *px);
+} cw__finger_kernels_t;
+
+extern const cw__finger_kernels_t cw__finger_kernels_ref;
+#ifdef CW_FINGER_HAVE_POPCNT
+extern const cw__finger_kernels_t cw__finger_kernels_popcnt;
+#endif
+
+/* The variant chosen for this CPU (once, thread-safe). */
+const cw__finger_kernels_t *cw__finger_kernels(void);
+
+#endif
