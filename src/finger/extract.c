@@ -314,8 +314,8 @@ static int orientation(work_t *k)
             k->bstd[i] = var > 0 ? (float)sqrt(var) : 0.0f;
         }
     }
-    smooth_blocks(k, vx, NULL, 1.5f, tmp);
-    smooth_blocks(k, vy, NULL, 1.5f, tmp);
+    smooth_blocks(k, vx, NULL, cw__tune("OS", 1.5f), tmp);
+    smooth_blocks(k, vy, NULL, cw__tune("OS", 1.5f), tmp);
     for (int i = 0; i < nb; i++) {
         float m = sqrtf(vx[i] * vx[i] + vy[i] * vy[i]);
         // Gradient direction phi = atan2(vy, vx) / 2; the ridge runs at phi + pi/2, so the
@@ -398,7 +398,7 @@ static int segment(work_t *k)
     memcpy(sorted, k->bstd, (size_t)nb * sizeof(float));
     qsort(sorted, (size_t)nb, sizeof(float), cmp_float);
     float p90 = sorted[(nb * 9) / 10];
-    float thr = 0.3f * p90;
+    float thr = cw__tune("ST", 0.3f) * p90;
     if (thr < 6.0f) {
         thr = 6.0f;
     }
@@ -856,8 +856,9 @@ static int examine(const work_t *k, cand_t *c)
     float dir[3];
     for (int j = 0; j < nb; j++) {
         int ex, ey, steps;
-        int hit = trace(k, c->x, c->y, br[j][0], br[j][1], TRACE_LEN, &ex, &ey, &steps);
-        if (hit && steps < TRACE_LEN) {
+        int hit = trace(k, c->x, c->y, br[j][0], br[j][1], (int)cw__tune("TL", TRACE_LEN), &ex, &ey,
+                        &steps);
+        if (hit && steps < (int)cw__tune("TL", TRACE_LEN)) {
             return 1; // another minutia close along the same ridge
         }
         dir[j] = atan2f((float)(ey - c->y), (float)(ex - c->x));
@@ -904,7 +905,7 @@ static int minutiae(work_t *k, cw_finger_template_t *out)
                 continue;
             }
             int b = (y / BS) * k->bw + x / BS;
-            if (k->bdist[b] < 2) {
+            if (k->bdist[b] < (int)cw__tune("EB", 2)) {
                 continue; // too close to the edge of the print
             }
             c[n] = (cand_t){x, y, cn, 0.0f, 0.0f, 1};
@@ -924,7 +925,7 @@ static int minutiae(work_t *k, cw_finger_template_t *out)
             if (d2 > 20.0f * 20.0f) {
                 continue;
             }
-            if (d2 < 7.0f * 7.0f) {
+            if (d2 < cw__tune("CD", 7) * cw__tune("CD", 7)) {
                 c[i].alive = c[j].alive = 0;
                 continue;
             }
@@ -945,7 +946,7 @@ static int minutiae(work_t *k, cw_finger_template_t *out)
             int dx = c[j].x - c[i].x, dy = c[j].y - c[i].y;
             cnt += dx * dx + dy * dy < 16 * 16;
         }
-        if (cnt > 4) {
+        if (cnt > (int)cw__tune("CC", 4)) {
             c[i].quality = -1.0f;
         }
     }

@@ -82,7 +82,7 @@ int cw_finger_iso_write(const cw_finger_template_t *tpl, uint8_t *buf, size_t ca
     return 0;
 }
 
-int cw_finger_iso_read(const uint8_t *buf, size_t len, cw_finger_template_t *out, char *diag,
+static int read_record(const uint8_t *buf, size_t len, cw_finger_template_t *out, char *diag,
                        size_t diag_len)
 {
     if (out != NULL) {
@@ -168,4 +168,14 @@ int cw_finger_iso_read(const uint8_t *buf, size_t len, cw_finger_template_t *out
     out->height = (uint16_t)h;
     out->dpi = (uint16_t)ppcm_to_dpi(xr);
     return 0;
+}
+
+int cw_finger_iso_read(const uint8_t *buf, size_t len, cw_finger_template_t *out, char *diag,
+                       size_t diag_len)
+{
+    int rc = read_record(buf, len, out, diag, diag_len);
+    if (rc != 0 && out != NULL) {
+        memset(out, 0, sizeof(*out)); // nothing half-read escapes
+    }
+    return rc;
 }

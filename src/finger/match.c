@@ -159,7 +159,7 @@ static int near_hull(const pt_t *h, int nh, float qx, float qy)
             best = d2;
         }
     }
-    return inside || best <= MCC_OMEGA * MCC_OMEGA;
+    return inside || best <= cw__tune("OMEGA", MCC_OMEGA) * cw__tune("OMEGA", MCC_OMEGA);
 }
 
 static void prep_free(prep_t *p)
@@ -278,7 +278,7 @@ int cw_finger_prepare(const cw_finger_template_t *tpl, cw_finger_prepared_t *out
                     }
                 }
                 for (int k = 0; k < MCC_ND; k++) {
-                    if (acc[k] >= MCC_MU_PSI) {
+                    if (acc[k] >= cw__tune("MUPSI", MCC_MU_PSI)) {
                         int bit = k * MCC_NS * MCC_NS + cell;
                         cyl[bit >> 6] |= 1ull << (bit & 63);
                     }
@@ -353,7 +353,7 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     if (na == 0 || nb == 0) {
         return 0.0f;
     }
-    const int min_me = (int)(MCC_MIN_ME * 0.785f * MCC_NS * MCC_NS);
+    const int min_me = (int)(cw__tune("MINME", MCC_MIN_ME) * 0.785f * MCC_NS * MCC_NS);
     const cw__finger_kernels_t *kern = cw__finger_kernels();
     // Local similarities, kept as the best nR pairs (a small heap would do; the counts are
     // small, so a bounded insertion list is simpler).
@@ -429,14 +429,16 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     }
     (void)rho;
     int cur = 0;
-    for (int it = 0; it < NREL; it++) {
+    const float wr = cw__tune("WR", WR);
+    const int nrel = (int)cw__tune("NREL", NREL);
+    for (int it = 0; it < nrel; it++) {
         for (int t = 0; t < nr; t++) {
             float s = 0.0f;
             const float *row = rmat + (size_t)t * nr;
             for (int k = 0; k < nr; k++) {
                 s += row[k] * lam[cur][k];
             }
-            lam[cur ^ 1][t] = WR * lam[cur][t] + (1.0f - WR) * (nr > 1 ? s / (nr - 1) : 0.0f);
+            lam[cur ^ 1][t] = wr * lam[cur][t] + (1.0f - wr) * (nr > 1 ? s / (nr - 1) : 0.0f);
         }
         cur ^= 1;
     }
@@ -446,7 +448,8 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     // Efficiency-ordered selection of nP pairs.
     int mn = na < nb ? na : nb;
     float zp = zfun((float)mn, 20.0f, 2.0f / 5.0f);
-    int np = MIN_NP + (int)lrintf(zp * (MAX_NP - MIN_NP));
+    const int minnp = (int)cw__tune("MINNP", MIN_NP), maxnp = (int)cw__tune("MAXNP", MAX_NP);
+    int np = minnp + (int)lrintf(zp * (maxnp - minnp));
     float eff[CW_FINGER_MAX_MINUTIAE][2];
     for (int t = 0; t < nr; t++) {
         eff[t][0] = lam[cur][t] / top[t].s;
@@ -461,7 +464,7 @@ static float compare_impl(const prep_t *A, const prep_t *B)
         sum += lam[cur][(int)eff[t][1]];
     }
     // Fewer pairs than nP: scale down (a handful of agreeing minutiae is weak evidence).
-    int want = MIN_NP + (int)lrintf(zp * (MAX_NP - MIN_NP));
+    int want = cw__tune("SM", 0) > 0 ? np : minnp + (int)lrintf(zp * (maxnp - minnp));
     float score = sum / (float)want;
     return score < 0.0f ? 0.0f : score > 1.0f ? 1.0f : score;
 }

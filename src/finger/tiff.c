@@ -196,7 +196,7 @@ static int parse_ifd(const reader_t *r, size_t ifd, tiff_info_t *t, char *diag, 
             break;
         case TAG_STRIP_OFFSETS:
         case TAG_STRIP_BYTES:
-            if (!is_int_type(e.type) || e.count < 1 || e.count > MAX_STRIPS) {
+            if (!is_int_type(e.type) || e.count > MAX_STRIPS) {
                 return cw_diag_set(diag, diag_len, CW_EFORMAT, "tiff: bad strip table (tag %u)",
                                    e.tag);
             }
@@ -248,6 +248,9 @@ static int check_info(const tiff_info_t *t, char *diag, size_t diag_len)
         (uint64_t)t->width * t->height > CW_FINGER_MAX_PIXELS) {
         return cw_diag_set(diag, diag_len, CW_ETOOBIG, "tiff: %ux%u exceeds the %dx%d cap",
                            t->width, t->height, CW_FINGER_MAX_SIDE, CW_FINGER_MAX_SIDE);
+    }
+    if (t->offsets.count == 0) {
+        return cw_diag_set(diag, diag_len, CW_EFORMAT, "tiff: no strips");
     }
     if (t->rows_per_strip == 0) {
         return cw_diag_set(diag, diag_len, CW_EFORMAT, "tiff: zero rows per strip");
