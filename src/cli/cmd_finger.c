@@ -24,6 +24,7 @@ const cw_cli_command_t cw_cmd_finger = {
     "Usage: clearway finger extract IMG [-o FILE.iso] [--dpi N] [--json]\n"
     "       clearway finger compare A B [--fmr 1e-3|1e-4|1e-5] [--dpi N]\n"
     "       clearway finger show IMG -o OUT.png [--dpi N]\n"
+    "       clearway finger synth FINGER IMPRESSION -o OUT.png\n"
     "\n"
     "IMG is an 8-bit grayscale TIFF (uncompressed) or a PNG; images are brought to 500 dpi\n"
     "(--dpi gives the sensor resolution when the file states none; default 500).\n"
@@ -33,6 +34,8 @@ const cw_cli_command_t cw_cmd_finger = {
     "compare  A and B are images or ISO records; prints `score S threshold T decision\n"
     "         match|no match` at the threshold calibrated for --fmr (default 1e-4).\n"
     "show     writes a colour PNG: ridge endings red, bifurcations blue, with their angles.\n"
+    "synth    writes impression IMPRESSION of synthetic finger FINGER (numbers >= 0) as a\n"
+    "         500 dpi PNG: test prints that are nobody's fingerprint.\n"
     "\n"
     "Exit status: 0 (also for `no match` and poor quality), 1 unreadable input, 2 bad command\n"
     "line.\n",
@@ -277,10 +280,41 @@ static int do_show(int argc, char **argv)
     return CW_EXIT_OK;
 }
 
+static int do_synth(int argc, char **argv)
+{
+    fopts_t o;
+    int rc = parse(argc, argv, &o, 2);
+    if (rc != 0) {
+        return rc;
+    }
+    char *e1 = NULL, *e2 = NULL;
+    long f = o.npos == 2 ? strtol(o.pos[0], &e1, 10) : -1;
+    long i = o.npos == 2 ? strtol(o.pos[1], &e2, 10) : -1;
+    if (o.npos != 2 || *e1 != '\0' || *e2 != '\0' || f < 0 || i < 0 || f > 0xffffffffL ||
+        i > 0xffffffffL || o.out == NULL) {
+        return cw_cli_usage_error("finger",
+                                  "synth takes FINGER IMPRESSION (numbers) and -o OUT.png");
+    }
+    cw_image_t img;
+    char diag[256] = "";
+    rc = cw_finger_synth((uint32_t)f, (uint32_t)i, NULL, &img);
+    if (rc == 0) {
+        rc = cw_image_write_png(&img, o.out, diag, sizeof(diag));
+        cw_image_free(&img);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "clearway finger: cannot write '%s': %s %s\n", o.out, cw_strerror(rc),
+                diag);
+        return CW_EXIT_FAIL;
+    }
+    printf("wrote %s\n", o.out);
+    return CW_EXIT_OK;
+}
+
 static int run_finger(int argc, char **argv)
 {
     if (argc < 2) {
-        return cw_cli_usage_error("finger", "expected an action: extract, compare or show");
+        return cw_cli_usage_error("finger", "expected an action: extract, compare, show or synth");
     }
     if (strcmp(argv[1], "extract") == 0) {
         return do_extract(argc, argv);
@@ -290,6 +324,9 @@ static int run_finger(int argc, char **argv)
     }
     if (strcmp(argv[1], "show") == 0) {
         return do_show(argc, argv);
+    }
+    if (strcmp(argv[1], "synth") == 0) {
+        return do_synth(argc, argv);
     }
     return cw_cli_usage_error("finger", "unknown action '%s'", argv[1]);
 }

@@ -399,11 +399,14 @@ static int segment(work_t *k)
     qsort(sorted, (size_t)nb, sizeof(float), cmp_float);
     float p90 = sorted[(nb * 9) / 10];
     float thr = cw__tune("ST", 0.3f) * p90;
-    if (thr < 6.0f) {
-        thr = 6.0f;
+    if (thr < 2.5f) {
+        thr = 2.5f;
     }
+    // Faint prints (spread under 6 grey levels) count only where ridges are clearly oriented,
+    // so that a light touch gets "press firmer" rather than "no finger".
     for (int i = 0; i < nb; i++) {
-        k->mask[i] = (uint8_t)(k->bstd[i] > thr && (k->coh[i] > 0.15f || k->bstd[i] > 2 * thr));
+        k->mask[i] = (uint8_t)(k->bstd[i] > thr && (k->coh[i] > 0.15f || k->bstd[i] > 2 * thr) &&
+                               (k->bstd[i] >= 6.0f || k->coh[i] > 0.4f));
     }
     majority(k, tmp);
     majority(k, tmp);
