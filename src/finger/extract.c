@@ -15,9 +15,9 @@
 #include <string.h>
 
 enum {
-    BS = 8,         // block size (pixels)
-    MIN_SIDE = 32,  // smallest image we extract from
-    TRACE_LEN = 12, // pixels traced along a ridge from a minutia
+    BS = 8,        // block size (pixels)
+    MIN_SIDE = 32, // smallest image we extract from
+    TRACE_LEN = 8, // pixels traced along a ridge from a minutia
     MAX_CANDIDATES = 4096,
 };
 
@@ -37,7 +37,7 @@ static void build_bank(void)
         double c = cos(th), s = sin(th);
         for (int p = 0; p < GABOR_NPER; p++) {
             double per = GABOR_PMIN + p;
-            double sx = 0.42 * per, sy = 0.55 * per; // across / along the ridge
+            double sx = 0.5 * per, sy = 0.55 * per;
             if (sy > 5.0) {
                 sy = 5.0;
             }
@@ -314,8 +314,8 @@ static int orientation(work_t *k)
             k->bstd[i] = var > 0 ? (float)sqrt(var) : 0.0f;
         }
     }
-    smooth_blocks(k, vx, NULL, cw__tune("OS", 1.5f), tmp);
-    smooth_blocks(k, vy, NULL, cw__tune("OS", 1.5f), tmp);
+    smooth_blocks(k, vx, NULL, 1.5f, tmp);
+    smooth_blocks(k, vy, NULL, 1.5f, tmp);
     for (int i = 0; i < nb; i++) {
         float m = sqrtf(vx[i] * vx[i] + vy[i] * vy[i]);
         // Gradient direction phi = atan2(vy, vx) / 2; the ridge runs at phi + pi/2, so the
@@ -398,7 +398,7 @@ static int segment(work_t *k)
     memcpy(sorted, k->bstd, (size_t)nb * sizeof(float));
     qsort(sorted, (size_t)nb, sizeof(float), cmp_float);
     float p90 = sorted[(nb * 9) / 10];
-    float thr = cw__tune("ST", 0.3f) * p90;
+    float thr = 0.3f * p90;
     if (thr < 2.5f) {
         thr = 2.5f;
     }
@@ -859,9 +859,8 @@ static int examine(const work_t *k, cand_t *c)
     float dir[3];
     for (int j = 0; j < nb; j++) {
         int ex, ey, steps;
-        int hit = trace(k, c->x, c->y, br[j][0], br[j][1], (int)cw__tune("TL", TRACE_LEN), &ex, &ey,
-                        &steps);
-        if (hit && steps < (int)cw__tune("TL", TRACE_LEN)) {
+        int hit = trace(k, c->x, c->y, br[j][0], br[j][1], TRACE_LEN, &ex, &ey, &steps);
+        if (hit && steps < TRACE_LEN) {
             return 1; // another minutia close along the same ridge
         }
         dir[j] = atan2f((float)(ey - c->y), (float)(ex - c->x));
@@ -908,7 +907,7 @@ static int minutiae(work_t *k, cw_finger_template_t *out)
                 continue;
             }
             int b = (y / BS) * k->bw + x / BS;
-            if (k->bdist[b] < (int)cw__tune("EB", 2)) {
+            if (k->bdist[b] < 2) {
                 continue; // too close to the edge of the print
             }
             c[n] = (cand_t){x, y, cn, 0.0f, 0.0f, 1};
@@ -928,7 +927,7 @@ static int minutiae(work_t *k, cw_finger_template_t *out)
             if (d2 > 20.0f * 20.0f) {
                 continue;
             }
-            if (d2 < cw__tune("CD", 7) * cw__tune("CD", 7)) {
+            if (d2 < 5.0f * 5.0f) {
                 c[i].alive = c[j].alive = 0;
                 continue;
             }
@@ -949,7 +948,7 @@ static int minutiae(work_t *k, cw_finger_template_t *out)
             int dx = c[j].x - c[i].x, dy = c[j].y - c[i].y;
             cnt += dx * dx + dy * dy < 16 * 16;
         }
-        if (cnt > (int)cw__tune("CC", 4)) {
+        if (cnt > 4) {
             c[i].quality = -1.0f;
         }
     }

@@ -49,11 +49,4 @@ static inline const float *cw__finger_gabor_kernel(const float *bank, int ori, i
     return bank + ((size_t)ori * GABOR_NPER + (size_t)per) * GABOR_K * GABOR_K;
 }
 
-#include <stdlib.h>
-/* TEMPORARY tuning hook (removed before the final commit). */
-static inline float cw__tune(const char *name, float def)
-{
-    const char *v = getenv(name);
-    return v != NULL ? (float)atof(v) : def;
-}
 #endif

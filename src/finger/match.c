@@ -24,26 +24,31 @@
 #define MCC_MIN_VC 0.75f
 #define MCC_MIN_ME 0.60f
 #define MCC_DELTA_THETA ((float)M_PI / 2.0f)
-enum { MCC_MIN_M = 2, NREL = 5, MIN_NP = 4, MAX_NP = 12 };
+enum { MCC_MIN_M = 2, NREL = 5, MIN_NP = 4, MAX_NP = 8 };
 #define WR 0.5f
 
 typedef struct prep {
-    uint64_t key; // canonical order, so that compare(a, b) == compare(b, a) exactly
-    int n;        // minutiae with a valid cylinder
-    float *x, *y, *t;
-    uint64_t *cyl; // n x CYL_WORDS cell bits, ND slices of NS*NS cells
-    uint64_t *msk; // n x MSK_WORDS validity bits, NS*NS cells
+    uint64_t key;  // canonical order, so that compare(a, b) == compare(b, a) exactly
+    int n;         // minutiae with a valid cylinder
+    uint64_t *cyl; // n x CYL_WORDS cell bits, MCC_ND slices of MCC_NS^2 cells (64-byte aligned)
+    uint64_t *rep; // n x CYL_WORDS: the validity mask repeated for each slice
+    uint64_t *msk; // n x MSK_WORDS validity bits
+    float *x, *y;
+    uint16_t *ang; // direction in 1/65536 turns (image coordinates)
     float *dist;   // n x n distances
-    float *dr;     // n x n: angle of the line i->j relative to minutia i's direction
+    uint16_t *dr;  // n x n: direction of the line i->j relative to minutia i, 1/65536 turns
     size_t bytes;
 } prep_t;
 
+// At most this many local pairs enter the relaxation (LSS-R uses min(nA, nB); real prints
+// rarely have more than 64 valid cylinders, and the cap keeps the work and stack bounded).
+enum { NR_MAX = 64 };
+
 // ---- lookup tables (built once) ----
 
-enum { Z1_N = 256, ZA_N = 512 };
-#define Z1_STEP 0.125f               // pixels per entry of the distance table
-#define ZA_STEP ((float)M_PI / ZA_N) // radians per entry of the angle tables
-static float g_z1[Z1_N + 1], g_za[ZA_N + 1];
+enum { Z1_N = 80, ZA_N = 513 };
+#define Z1_STEP 0.125f // pixels per entry of the distance table; Z1 is ~0 beyond 10 pixels
+static float g_z1[Z1_N], g_za[ZA_N]; // ZA indexed by angle difference in 1/1024 turns
 static float g_sqrt[CYL_BITS + 1];
 static pthread_once_t g_tables_once = PTHREAD_ONCE_INIT;
 
@@ -54,11 +59,11 @@ static float zfun(float v, float mu, float tau)
 
 static void build_tables(void)
 {
-    for (int i = 0; i <= Z1_N; i++) {
+    for (int i = 0; i < Z1_N; i++) {
         g_z1[i] = zfun(i * Z1_STEP, 5.0f, -8.0f / 5.0f);
     }
-    for (int i = 0; i <= ZA_N; i++) {
-        g_za[i] = zfun(i * ZA_STEP, (float)M_PI / 12.0f, -30.0f);
+    for (int i = 0; i < ZA_N; i++) {
+        g_za[i] = zfun(i * 2.0f * (float)M_PI / 1024.0f, (float)M_PI / 12.0f, -30.0f);
     }
     for (int i = 0; i <= CYL_BITS; i++) {
         g_sqrt[i] = sqrtf((float)i);
@@ -83,10 +88,16 @@ static inline float z1(float d)
     return i >= Z1_N ? 0.0f : g_z1[i];
 }
 
-static inline float za(float a)
+// Z of the absolute difference of two angle differences, all in 1/65536 turns.
+static inline float za16(int d)
 {
-    int i = (int)(fabsf(a) * (1.0f / ZA_STEP));
-    return i >= ZA_N ? g_za[ZA_N] : g_za[i];
+    d = (d & 0xffff) >> 6; // 1/1024 turns
+    return g_za[d <= 512 ? d : 1024 - d];
+}
+
+static inline uint16_t to_units(float theta)
+{
+    return (uint16_t)((long)lrintf(theta * (65536.0f / (2.0f * (float)M_PI))) & 0xffff);
 }
 
 // ---- preparation ----
@@ -159,7 +170,7 @@ static int near_hull(const pt_t *h, int nh, float qx, float qy)
             best = d2;
         }
     }
-    return inside || best <= cw__tune("OMEGA", MCC_OMEGA) * cw__tune("OMEGA", MCC_OMEGA);
+    return inside || best <= MCC_OMEGA * MCC_OMEGA;
 }
 
 static void prep_free(prep_t *p)
@@ -190,9 +201,8 @@ int cw_finger_prepare(const cw_finger_template_t *tpl, cw_finger_prepared_t *out
     int n = tpl->n;
     // One block: header, then arrays (sized for all minutiae; only valid ones are kept).
     size_t nn = (size_t)n * (size_t)n;
-    size_t bytes = sizeof(prep_t) + 3 * (size_t)n * sizeof(float) +
-                   (size_t)n * (CYL_WORDS + MSK_WORDS) * sizeof(uint64_t) + 2 * nn * sizeof(float) +
-                   64;
+    size_t bytes = sizeof(prep_t) + 64 + (size_t)n * (2 * CYL_WORDS + MSK_WORDS) * 8 +
+                   2 * (size_t)n * sizeof(float) + 2 * (size_t)n + nn * sizeof(float) + 2 * nn;
     uint8_t *mem = cw_calloc(1, bytes);
     if (mem == NULL) {
         return CW_ENOMEM;
@@ -202,14 +212,16 @@ int cw_finger_prepare(const cw_finger_template_t *tpl, cw_finger_prepared_t *out
     uint8_t *cur = mem + sizeof(prep_t);
     cur = (uint8_t *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
     p->cyl = (uint64_t *)cur;
-    cur += (size_t)n * CYL_WORDS * sizeof(uint64_t);
+    cur += (size_t)n * CYL_WORDS * 8;
+    p->rep = (uint64_t *)cur;
+    cur += (size_t)n * CYL_WORDS * 8;
     p->msk = (uint64_t *)cur;
-    cur += (size_t)n * MSK_WORDS * sizeof(uint64_t);
+    cur += (size_t)n * MSK_WORDS * 8;
     p->x = (float *)cur;
     p->y = p->x + n;
-    p->t = p->y + n;
-    p->dist = p->t + n;
-    p->dr = p->dist + nn;
+    p->dist = p->y + n;
+    p->ang = (uint16_t *)(p->dist + nn);
+    p->dr = p->ang + n;
 
     pt_t pts[CW_FINGER_MAX_MINUTIAE], hl[CW_FINGER_MAX_MINUTIAE + 1];
     float mx[CW_FINGER_MAX_MINUTIAE], my[CW_FINGER_MAX_MINUTIAE], mt[CW_FINGER_MAX_MINUTIAE];
@@ -278,7 +290,7 @@ int cw_finger_prepare(const cw_finger_template_t *tpl, cw_finger_prepared_t *out
                     }
                 }
                 for (int k = 0; k < MCC_ND; k++) {
-                    if (acc[k] >= cw__tune("MUPSI", MCC_MU_PSI)) {
+                    if (acc[k] >= MCC_MU_PSI) {
                         int bit = k * MCC_NS * MCC_NS + cell;
                         cyl[bit >> 6] |= 1ull << (bit & 63);
                     }
@@ -290,34 +302,26 @@ int cw_finger_prepare(const cw_finger_template_t *tpl, cw_finger_prepared_t *out
             memset(msk, 0, MSK_WORDS * sizeof(uint64_t));
             continue;
         }
+        for (int k = 0; k < MCC_ND; k++) {
+            memcpy(p->rep + (size_t)kept * CYL_WORDS + k * MSK_WORDS, msk, MSK_WORDS * 8);
+        }
         p->x[kept] = mx[m];
         p->y[kept] = my[m];
-        p->t[kept] = mt[m];
+        p->ang[kept] = to_units(mt[m]);
         kept++;
         key = (key ^ ((uint64_t)tpl->m[m].x << 24 ^ (uint64_t)tpl->m[m].y << 8 ^ tpl->m[m].angle)) *
               1099511628211ull;
     }
     p->n = kept;
     p->key = key ^ (uint64_t)kept << 56;
-    // Pairwise geometry over the kept minutiae (stride n, the allocation's).
+    // Pairwise geometry over the kept minutiae (stride kept).
     for (int i = 0; i < kept; i++) {
         for (int j = 0; j < kept; j++) {
             float dx = p->x[j] - p->x[i], dy = p->y[j] - p->y[i];
-            p->dist[(size_t)i * n + j] = sqrtf(dx * dx + dy * dy);
-            p->dr[(size_t)i * n + j] = i == j ? 0.0f : angdiff(p->t[i], atan2f(dy, dx));
+            p->dist[(size_t)i * kept + j] = sqrtf(dx * dx + dy * dy);
+            p->dr[(size_t)i * kept + j] =
+                i == j ? 0 : (uint16_t)((p->ang[i] - to_units(atan2f(dy, dx))) & 0xffff);
         }
-    }
-    // Remember the stride: store n (allocation) in the upper bits of bytes is awkward; keep it
-    // simple and compact the geometry to stride `kept`.
-    if (kept != n) {
-        for (int i = 0; i < kept; i++) {
-            memmove(p->dist + (size_t)i * kept, p->dist + (size_t)i * n, (size_t)kept * 4);
-        }
-        float *dr = p->dist + (size_t)kept * kept;
-        for (int i = 0; i < kept; i++) {
-            memmove(dr + (size_t)i * kept, p->dr + (size_t)i * n, (size_t)kept * 4);
-        }
-        p->dr = dr;
     }
     out->impl = p;
     return 0;
@@ -338,13 +342,43 @@ typedef struct pair {
     uint16_t a, b;
 } pair_t;
 
-static int cmp_eff(const void *x, const void *y)
+// Min-heap on s (ties: the larger index pair is the smaller, so selection is deterministic).
+static inline int pair_less(const pair_t *p, const pair_t *q)
 {
-    const float *p = x, *q = y;
-    if (p[0] != q[0]) {
-        return p[0] < q[0] ? 1 : -1;
+    if (p->s != q->s) {
+        return p->s < q->s;
     }
-    return (p[1] > q[1]) - (p[1] < q[1]);
+    return p->a != q->a ? p->a > q->a : p->b > q->b;
+}
+
+static void heap_down(pair_t *h, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && pair_less(&h[l], &h[m])) {
+            m = l;
+        }
+        if (r < n && pair_less(&h[r], &h[m])) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        pair_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(pair_t *h, int i)
+{
+    while (i > 0 && pair_less(&h[i], &h[(i - 1) / 2])) {
+        pair_t t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
 }
 
 static float compare_impl(const prep_t *A, const prep_t *B)
@@ -353,23 +387,28 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     if (na == 0 || nb == 0) {
         return 0.0f;
     }
-    const int min_me = (int)(cw__tune("MINME", MCC_MIN_ME) * 0.785f * MCC_NS * MCC_NS);
+    const int min_me = (int)(MCC_MIN_ME * 0.785f * MCC_NS * MCC_NS);
     const cw__finger_kernels_t *kern = cw__finger_kernels();
-    // Local similarities, kept as the best nR pairs (a small heap would do; the counts are
-    // small, so a bounded insertion list is simpler).
+    // Local similarities; the best nR pairs are kept in a min-heap.
     int nr = na < nb ? na : nb;
-    pair_t top[CW_FINGER_MAX_MINUTIAE];
+    if (nr > NR_MAX) {
+        nr = NR_MAX;
+    }
+    pair_t top[NR_MAX];
     int ntop = 0;
     for (int i = 0; i < na; i++) {
         const uint64_t *ca = A->cyl + (size_t)i * CYL_WORDS, *ma = A->msk + (size_t)i * MSK_WORDS;
+        const uint64_t *ra = A->rep + (size_t)i * CYL_WORDS;
+        const uint16_t ai = A->ang[i];
         for (int j = 0; j < nb; j++) {
-            if (fabsf(angdiff(A->t[i], B->t[j])) > MCC_DELTA_THETA) {
-                continue;
+            unsigned d = (unsigned)(ai - B->ang[j]) & 0xffffu;
+            if (d > 0x4000 && d < 0xc000) {
+                continue; // directions more than a quarter turn apart
             }
-            const uint64_t *cb = B->cyl + (size_t)j * CYL_WORDS;
-            const uint64_t *mb = B->msk + (size_t)j * MSK_WORDS;
             unsigned pa, pb, px;
-            if (kern->cyl_pair(ca, ma, cb, mb, min_me, &pa, &pb, &px) != 0) {
+            if (kern->cyl_pair(ca, ma, ra, B->cyl + (size_t)j * CYL_WORDS,
+                               B->msk + (size_t)j * MSK_WORDS, B->rep + (size_t)j * CYL_WORDS,
+                               min_me, &pa, &pb, &px) != 0) {
                 continue;
             }
             float den = g_sqrt[pa] + g_sqrt[pb];
@@ -377,15 +416,14 @@ static float compare_impl(const prep_t *A, const prep_t *B)
             if (s <= 0.0f) {
                 continue;
             }
-            if (ntop == nr && s <= top[ntop - 1].s) {
-                continue;
+            pair_t c = {s, (uint16_t)i, (uint16_t)j};
+            if (ntop < nr) {
+                top[ntop] = c;
+                heap_up(top, ntop++);
+            } else if (pair_less(&top[0], &c)) {
+                top[0] = c;
+                heap_down(top, ntop, 0);
             }
-            int k = ntop < nr ? ntop++ : ntop - 1;
-            while (k > 0 && top[k - 1].s < s) {
-                top[k] = top[k - 1];
-                k--;
-            }
-            top[k] = (pair_t){s, (uint16_t)i, (uint16_t)j};
         }
     }
     if (ntop == 0) {
@@ -393,33 +431,22 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     }
     nr = ntop;
     // Relaxation: pairs whose relations to the others agree in both prints reinforce.
-    float rho[CW_FINGER_MAX_MINUTIAE];
-    float lam[2][CW_FINGER_MAX_MINUTIAE];
-    static const int bound = CW_FINGER_MAX_MINUTIAE;
-    (void)bound;
-    float *rmat = NULL;
-    float rstack[64 * 64];
-    if (nr <= 64) {
-        rmat = rstack;
-    } else {
-        rmat = malloc((size_t)nr * nr * sizeof(float));
-        if (rmat == NULL) {
-            return 0.0f;
-        }
-    }
+    float rmat[NR_MAX * NR_MAX];
+    float lam[2][NR_MAX];
     for (int t = 0; t < nr; t++) {
         int at = top[t].a, bt = top[t].b;
         rmat[t * nr + t] = 0.0f;
+        const float *da = A->dist + (size_t)at * na, *db = B->dist + (size_t)bt * nb;
+        const uint16_t *ra = A->dr + (size_t)at * na, *rb = B->dr + (size_t)bt * nb;
         for (int k = t + 1; k < nr; k++) {
             int ak = top[k].a, bk = top[k].b;
             float v = 0.0f;
             if (at != ak && bt != bk) {
-                float d1 = fabsf(A->dist[at * na + ak] - B->dist[bt * nb + bk]);
-                float r1 = z1(d1);
+                float r1 = z1(fabsf(da[ak] - db[bk]));
                 if (r1 > 0.0f) {
-                    float d2 = angdiff(angdiff(A->t[at], A->t[ak]), angdiff(B->t[bt], B->t[bk]));
-                    float d3 = angdiff(A->dr[at * na + ak], B->dr[bt * nb + bk]);
-                    v = r1 * za(d2) * za(d3);
+                    int d2 = (A->ang[at] - A->ang[ak]) - (B->ang[bt] - B->ang[bk]);
+                    int d3 = ra[ak] - rb[bk];
+                    v = r1 * za16(d2) * za16(d3);
                 }
             }
             rmat[t * nr + k] = v;
@@ -427,44 +454,42 @@ static float compare_impl(const prep_t *A, const prep_t *B)
         }
         lam[0][t] = top[t].s;
     }
-    (void)rho;
     int cur = 0;
-    const float wr = cw__tune("WR", WR);
-    const int nrel = (int)cw__tune("NREL", NREL);
-    for (int it = 0; it < nrel; it++) {
+    const float norm = nr > 1 ? (1.0f - WR) / (float)(nr - 1) : 0.0f;
+    for (int it = 0; it < NREL; it++) {
         for (int t = 0; t < nr; t++) {
             float s = 0.0f;
             const float *row = rmat + (size_t)t * nr;
             for (int k = 0; k < nr; k++) {
                 s += row[k] * lam[cur][k];
             }
-            lam[cur ^ 1][t] = wr * lam[cur][t] + (1.0f - wr) * (nr > 1 ? s / (nr - 1) : 0.0f);
+            lam[cur ^ 1][t] = WR * lam[cur][t] + norm * s;
         }
         cur ^= 1;
     }
-    if (rmat != rstack) {
-        free(rmat);
-    }
-    // Efficiency-ordered selection of nP pairs.
+    // The nP pairs of highest efficiency (relaxed over initial similarity).
     int mn = na < nb ? na : nb;
-    float zp = zfun((float)mn, 20.0f, 2.0f / 5.0f);
-    const int minnp = (int)cw__tune("MINNP", MIN_NP), maxnp = (int)cw__tune("MAXNP", MAX_NP);
-    int np = minnp + (int)lrintf(zp * (maxnp - minnp));
-    float eff[CW_FINGER_MAX_MINUTIAE][2];
-    for (int t = 0; t < nr; t++) {
-        eff[t][0] = lam[cur][t] / top[t].s;
-        eff[t][1] = (float)t;
-    }
-    qsort(eff, (size_t)nr, sizeof(eff[0]), cmp_eff);
+    int np = MIN_NP + (int)lrintf(zfun((float)mn, 20.0f, 2.0f / 5.0f) * (MAX_NP - MIN_NP));
+    int want = np;
     if (np > nr) {
         np = nr;
     }
-    float sum = 0.0f;
-    for (int t = 0; t < np; t++) {
-        sum += lam[cur][(int)eff[t][1]];
+    float eff[NR_MAX];
+    for (int t = 0; t < nr; t++) {
+        eff[t] = lam[cur][t] / top[t].s;
     }
-    // Fewer pairs than nP: scale down (a handful of agreeing minutiae is weak evidence).
-    int want = cw__tune("SM", 0) > 0 ? np : minnp + (int)lrintf(zp * (maxnp - minnp));
+    float sum = 0.0f;
+    for (int q = 0; q < np; q++) {
+        int best = -1;
+        for (int t = 0; t < nr; t++) {
+            if (eff[t] >= 0.0f && (best < 0 || eff[t] > eff[best])) {
+                best = t;
+            }
+        }
+        sum += lam[cur][best];
+        eff[best] = -1.0f;
+    }
+    // Fewer pairs than nP count as zeros: a handful of agreeing minutiae is weak evidence.
     float score = sum / (float)want;
     return score < 0.0f ? 0.0f : score > 1.0f ? 1.0f : score;
 }

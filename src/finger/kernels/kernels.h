@@ -2,8 +2,9 @@
 /*
  * The matcher's inner kernel: the masked popcount comparison of two Minutia Cylinder-Code bit
  * vectors. ref.c is the scalar reference (portable popcount); popcnt.c is the same code built
- * with the POPCNT instruction; dispatch.c picks one at start-up (CW_FORCE_SCALAR=1 keeps the
- * reference). All variants are bit-exact: they count the same bits.
+ * with the POPCNT instruction; avx512.c uses AVX-512 VPOPCNTDQ; dispatch.c picks one at
+ * start-up (CW_FORCE_SCALAR=1 keeps the reference). All variants are bit-exact: they count the
+ * same bits.
  */
 #ifndef CLEARWAY_FINGER_KERNELS_H
 #define CLEARWAY_FINGER_KERNELS_H
@@ -11,12 +12,8 @@
 #include <stdint.h>
 
 /* Cylinder layout: MCC_ND direction slices of MCC_NS x MCC_NS spatial cells, one bit each. */
-#ifndef MCC_NS
 #define MCC_NS 16
-#endif
-#ifndef MCC_ND
 #define MCC_ND 6
-#endif
 #define MSK_WORDS ((MCC_NS * MCC_NS + 63) / 64)
 #define CYL_WORDS (MSK_WORDS * MCC_ND)
 #define CYL_BITS (CYL_WORDS * 64)
@@ -24,21 +21,30 @@
 typedef struct cw__finger_kernels {
     const char *name;
     /*
-     * Compare cylinders a and b (CYL_WORDS words, slice k at word k * MSK_WORDS) on the cells
-     * valid in both (masks ma, mb: MSK_WORDS words). Returns 1 when fewer than min_cells cells
-     * are valid in both (not comparable); otherwise 0 with the popcounts of a and b restricted
-     * to the common cells and of their difference.
+     * Compare cylinders a and b (CYL_WORDS words each, slice k at word k * MSK_WORDS; a cell
+     * bit is only ever set where that cylinder is valid) on the cells valid in both. ma, mb are
+     * the validity masks (MSK_WORDS words) and ra, rb the same masks repeated for each of the
+     * MCC_ND slices (CYL_WORDS words). Returns 1 when fewer than min_cells cells are valid in
+     * both (not comparable); otherwise 0 with the popcounts of a and b restricted to the
+     * common cells and of their difference.
      */
-    int (*cyl_pair)(const uint64_t *a, const uint64_t *ma, const uint64_t *b, const uint64_t *mb,
-                    int min_cells, unsigned *pa, unsigned *pb, unsigned *px);
+    int (*cyl_pair)(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *b,
+                    const uint64_t *mb, const uint64_t *rb, int min_cells, unsigned *pa,
+                    unsigned *pb, unsigned *px);
 } cw__finger_kernels_t;
 
 extern const cw__finger_kernels_t cw__finger_kernels_ref;
 #ifdef CW_FINGER_HAVE_POPCNT
 extern const cw__finger_kernels_t cw__finger_kernels_popcnt;
 #endif
+#ifdef CW_FINGER_HAVE_AVX512
+extern const cw__finger_kernels_t cw__finger_kernels_avx512;
+#endif
 
 /* The variant chosen for this CPU (once, thread-safe). */
 const cw__finger_kernels_t *cw__finger_kernels(void);
+
+/* Every variant this CPU can run, reference first; returns the count (for tests and bench). */
+int cw__finger_kernels_all(const cw__finger_kernels_t **out, int max);
 
 #endif
