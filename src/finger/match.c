@@ -42,7 +42,8 @@ typedef struct prep {
 
 // At most this many local pairs enter the relaxation (LSS-R uses min(nA, nB); real prints
 // rarely have more than 64 valid cylinders, and the cap keeps the work and stack bounded).
-enum { NR_MAX = 64 };
+enum { NR_MAX = 24, CAND_MAX = 4096 };
+#define DTHETA 0x3000
 
 // ---- lookup tables (built once) ----
 
@@ -243,9 +244,22 @@ int cw_finger_prepare(const cw_finger_template_t *tpl, cw_finger_prepared_t *out
             in_circle += u * u + v * v <= MCC_R * MCC_R;
         }
     }
+    // Minutiae are kept in order of direction, so that the candidates of a comparison (directions
+    // within a quarter turn) form one circular run: no unpredictable branch per pair.
+    int order[CW_FINGER_MAX_MINUTIAE];
+    for (int i = 0; i < n; i++) {
+        int j = i;
+        uint16_t u = to_units(mt[i]);
+        while (j > 0 && to_units(mt[order[j - 1]]) > u) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
     int kept = 0;
     uint64_t key = 1469598103934665603ull;
-    for (int m = 0; m < n; m++) {
+    for (int q = 0; q < n; q++) {
+        const int m = order[q];
         // Neighbourhood size check (minM).
         int near = 0;
         for (int o = 0; o < n; o++) {
@@ -337,47 +351,65 @@ void cw_finger_prepared_free(cw_finger_prepared_t *p)
 
 // ---- comparison ----
 
-typedef struct pair {
-    float s;
-    uint16_t a, b;
-} pair_t;
+// A local pair as one sortable key: the similarity's float bits (positive floats order as
+// integers) above the complemented indices, so a larger key is a better pair and ties go to
+// the lower indices; selection is deterministic and costs one integer compare.
+typedef uint64_t pair_t;
 
-// Min-heap on s (ties: the larger index pair is the smaller, so selection is deterministic).
-static inline int pair_less(const pair_t *p, const pair_t *q)
+static inline pair_t pair_make(float s, int a, int b)
 {
-    if (p->s != q->s) {
-        return p->s < q->s;
-    }
-    return p->a != q->a ? p->a > q->a : p->b > q->b;
+    uint32_t bits;
+    memcpy(&bits, &s, sizeof(bits));
+    return (uint64_t)bits << 32 | (uint32_t) ~((uint32_t)a << 16 | (uint32_t)b);
 }
 
-static void heap_down(pair_t *h, int n, int i)
+static inline float pair_s(pair_t p)
 {
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && pair_less(&h[l], &h[m])) {
-            m = l;
+    uint32_t bits = (uint32_t)(p >> 32);
+    float s;
+    memcpy(&s, &bits, sizeof(s));
+    return s;
+}
+
+static inline int pair_a(pair_t p)
+{
+    return (int)(~(uint32_t)p >> 16);
+}
+
+static inline int pair_b(pair_t p)
+{
+    return (int)(~(uint32_t)p & 0xffff);
+}
+
+// Partial selection: afterwards the k largest keys are in c[0, k).
+static void select_top(pair_t *c, int n, int k)
+{
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        pair_t piv = c[(lo + hi) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (c[i] > piv) {
+                i++;
+            }
+            while (c[j] < piv) {
+                j--;
+            }
+            if (i <= j) {
+                pair_t t = c[i];
+                c[i] = c[j];
+                c[j] = t;
+                i++;
+                j--;
+            }
         }
-        if (r < n && pair_less(&h[r], &h[m])) {
-            m = r;
-        }
-        if (m == i) {
+        if (k - 1 <= j) {
+            hi = j;
+        } else if (k - 1 >= i) {
+            lo = i;
+        } else {
             return;
         }
-        pair_t t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static void heap_up(pair_t *h, int i)
-{
-    while (i > 0 && pair_less(&h[i], &h[(i - 1) / 2])) {
-        pair_t t = h[i];
-        h[i] = h[(i - 1) / 2];
-        h[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
     }
 }
 
@@ -394,52 +426,101 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     if (nr > NR_MAX) {
         nr = NR_MAX;
     }
-    pair_t top[NR_MAX];
-    int ntop = 0;
+    // Candidates: every pair with a positive local similarity, gathered in a bounded buffer;
+    // when it fills, only the best nr are kept (quickselect) and gathering goes on.
+    pair_t cand[CAND_MAX];
+    int nc = 0;
+    unsigned pa[CW_FINGER_MAX_MINUTIAE], pb[CW_FINGER_MAX_MINUTIAE], px[CW_FINGER_MAX_MINUTIAE];
+    int jj[CW_FINGER_MAX_MINUTIAE];
+    int start = 0;
     for (int i = 0; i < na; i++) {
         const uint64_t *ca = A->cyl + (size_t)i * CYL_WORDS, *ma = A->msk + (size_t)i * MSK_WORDS;
         const uint64_t *ra = A->rep + (size_t)i * CYL_WORDS;
-        const uint16_t ai = A->ang[i];
-        for (int j = 0; j < nb; j++) {
-            unsigned d = (unsigned)(ai - B->ang[j]) & 0xffffu;
-            if (d > 0x4000 && d < 0xc000) {
-                continue; // directions more than a quarter turn apart
+        // B's minutiae with directions in [ai - 1/4 turn, ai + 1/4 turn]: a circular run of its
+        // direction-sorted list; its start only moves forward as ai grows.
+        const uint16_t lo = (uint16_t)(A->ang[i] - DTHETA);
+        int guard = 0;
+        while (guard < nb && ((uint16_t)(B->ang[start] - lo)) > 2 * DTHETA) {
+            start = start + 1 == nb ? 0 : start + 1;
+            guard++;
+        }
+        int js[CW_FINGER_MAX_MINUTIAE], nj = 0;
+        for (int k = 0, j = start; k < nb; k++) {
+            if ((uint16_t)(B->ang[j] - lo) > 2 * DTHETA) {
+                break;
             }
-            unsigned pa, pb, px;
-            if (kern->cyl_pair(ca, ma, ra, B->cyl + (size_t)j * CYL_WORDS,
-                               B->msk + (size_t)j * MSK_WORDS, B->rep + (size_t)j * CYL_WORDS,
-                               min_me, &pa, &pb, &px) != 0) {
-                continue;
-            }
-            float den = g_sqrt[pa] + g_sqrt[pb];
-            float s = den > 0 ? 1.0f - g_sqrt[px] / den : 0.0f;
-            if (s <= 0.0f) {
-                continue;
-            }
-            pair_t c = {s, (uint16_t)i, (uint16_t)j};
-            if (ntop < nr) {
-                top[ntop] = c;
-                heap_up(top, ntop++);
-            } else if (pair_less(&top[0], &c)) {
-                top[0] = c;
-                heap_down(top, ntop, 0);
+            js[nj++] = j;
+            j = j + 1 == nb ? 0 : j + 1;
+        }
+        int m = kern->cyl_row(ca, ma, ra, B->cyl, B->msk, B->rep, js, nj, min_me, jj, pa, pb, px);
+        for (int q = 0; q < m; q++) {
+            float den = g_sqrt[pa[q]] + g_sqrt[pb[q]];
+            float sim = den > 0 ? 1.0f - g_sqrt[px[q]] / den : 0.0f;
+            if (sim > 0.0f) {
+                cand[nc++] = pair_make(sim, i, jj[q]);
             }
         }
+        if (nc > CAND_MAX - CW_FINGER_MAX_MINUTIAE) {
+            select_top(cand, nc, nr);
+            nc = nr;
+        }
     }
+    if (nc > nr) {
+        // Histogram of similarities: the pairs above the bin holding the nr-th best are in;
+        // only that bin's pairs need a selection.
+        int hist[65] = {0};
+        for (int c = 0; c < nc; c++) {
+            hist[(int)(pair_s(cand[c]) * 64.0f)]++;
+        }
+        int cut = 64, above = 0;
+        while (above + hist[cut] < nr) {
+            above += hist[cut--];
+        }
+        // bin(s) > cut exactly when s >= (cut + 1) / 64 (scaling by 64 is exact): compare the
+        // keys' float bits as integers.
+        float hi_f = (float)(cut + 1) / 64.0f, lo_f = (float)cut / 64.0f;
+        uint32_t hi, lo;
+        memcpy(&hi, &hi_f, sizeof(hi));
+        memcpy(&lo, &lo_f, sizeof(lo));
+        int w = 0, b = 0;
+        pair_t sure[NR_MAX];
+        for (int c = 0; c < nc; c++) {
+            uint32_t bits = (uint32_t)(cand[c] >> 32);
+            if (bits >= hi) {
+                sure[w++] = cand[c];
+            } else if (bits >= lo) {
+                cand[b++] = cand[c]; // b <= c: compaction in place behind the reader
+            }
+        }
+        memmove(cand + w, cand, (size_t)b * sizeof(pair_t));
+        memcpy(cand, sure, (size_t)w * sizeof(pair_t));
+        select_top(cand + w, b, nr - w);
+        nc = nr;
+    }
+    const pair_t *top = cand;
+    int ntop = nc;
     if (ntop == 0) {
         return 0.0f;
     }
     nr = ntop;
     // Relaxation: pairs whose relations to the others agree in both prints reinforce.
+    // Rows padded to a multiple of 8 with zeros (and lam too) for the vectorised sums.
+    const int nrp = (nr + 7) & ~7;
     float rmat[NR_MAX * NR_MAX];
     float lam[2][NR_MAX];
+    for (int t = nr; t < nrp; t++) {
+        lam[0][t] = lam[1][t] = 0.0f;
+    }
     for (int t = 0; t < nr; t++) {
-        int at = top[t].a, bt = top[t].b;
-        rmat[t * nr + t] = 0.0f;
+        int at = pair_a(top[t]), bt = pair_b(top[t]);
+        rmat[t * nrp + t] = 0.0f;
+        for (int k = nr; k < nrp; k++) {
+            rmat[t * nrp + k] = 0.0f;
+        }
         const float *da = A->dist + (size_t)at * na, *db = B->dist + (size_t)bt * nb;
         const uint16_t *ra = A->dr + (size_t)at * na, *rb = B->dr + (size_t)bt * nb;
         for (int k = t + 1; k < nr; k++) {
-            int ak = top[k].a, bk = top[k].b;
+            int ak = pair_a(top[k]), bk = pair_b(top[k]);
             float v = 0.0f;
             if (at != ak && bt != bk) {
                 float r1 = z1(fabsf(da[ak] - db[bk]));
@@ -449,20 +530,25 @@ static float compare_impl(const prep_t *A, const prep_t *B)
                     v = r1 * za16(d2) * za16(d3);
                 }
             }
-            rmat[t * nr + k] = v;
-            rmat[k * nr + t] = v;
+            rmat[t * nrp + k] = v;
+            rmat[k * nrp + t] = v;
         }
-        lam[0][t] = top[t].s;
+        lam[0][t] = pair_s(top[t]);
     }
     int cur = 0;
     const float norm = nr > 1 ? (1.0f - WR) / (float)(nr - 1) : 0.0f;
     for (int it = 0; it < NREL; it++) {
         for (int t = 0; t < nr; t++) {
-            float s = 0.0f;
-            const float *row = rmat + (size_t)t * nr;
-            for (int k = 0; k < nr; k++) {
-                s += row[k] * lam[cur][k];
+            // Eight partial sums so that the compiler can keep them in one vector register.
+            float acc[8] = {0};
+            const float *row = rmat + (size_t)t * nrp;
+            for (int k = 0; k < nrp; k += 8) {
+                for (int u = 0; u < 8; u++) {
+                    acc[u] += row[k + u] * lam[cur][k + u];
+                }
             }
+            float s =
+                ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
             lam[cur ^ 1][t] = WR * lam[cur][t] + norm * s;
         }
         cur ^= 1;
@@ -476,7 +562,7 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     }
     float eff[NR_MAX];
     for (int t = 0; t < nr; t++) {
-        eff[t] = lam[cur][t] / top[t].s;
+        eff[t] = lam[cur][t] / pair_s(top[t]);
     }
     float sum = 0.0f;
     for (int q = 0; q < np; q++) {

@@ -21,16 +21,17 @@
 typedef struct cw__finger_kernels {
     const char *name;
     /*
-     * Compare cylinders a and b (CYL_WORDS words each, slice k at word k * MSK_WORDS; a cell
-     * bit is only ever set where that cylinder is valid) on the cells valid in both. ma, mb are
-     * the validity masks (MSK_WORDS words) and ra, rb the same masks repeated for each of the
-     * MCC_ND slices (CYL_WORDS words). Returns 1 when fewer than min_cells cells are valid in
-     * both (not comparable); otherwise 0 with the popcounts of a and b restricted to the
-     * common cells and of their difference.
+     * Compare cylinder a with cylinders js[0, nj) of a template (bcyl, bmsk, brep: its cell
+     * bits, masks and repeated masks, indexed by minutia), on the cells valid in both. A
+     * cylinder's cell bits are only set where it is valid; ma, mb are validity masks
+     * (MSK_WORDS words) and ra, rb the same masks repeated for each of the MCC_ND slices
+     * (CYL_WORDS words). Pairs with fewer than min_cells common valid cells are skipped; for
+     * the others, in order, jout gets the index and pa, pb, px the popcounts of a and b on the
+     * common cells and of their difference. Returns the number of pairs written.
      */
-    int (*cyl_pair)(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *b,
-                    const uint64_t *mb, const uint64_t *rb, int min_cells, unsigned *pa,
-                    unsigned *pb, unsigned *px);
+    int (*cyl_row)(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *bcyl,
+                   const uint64_t *bmsk, const uint64_t *brep, const int *js, int nj, int min_cells,
+                   int *jout, unsigned *pa, unsigned *pb, unsigned *px);
 } cw__finger_kernels_t;
 
 extern const cw__finger_kernels_t cw__finger_kernels_ref;
