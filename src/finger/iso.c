@@ -91,9 +91,13 @@ static int read_record(const uint8_t *buf, size_t len, cw_finger_template_t *out
     if (buf == NULL || out == NULL) {
         return cw_diag_set(diag, diag_len, CW_EINVAL, "iso: invalid arguments");
     }
-    if (len < HDR || memcmp(buf, "FMR\0 20\0", 8) != 0) {
+    if (len < 8 || memcmp(buf, "FMR\0 20\0", 8) != 0) {
         return cw_diag_set(diag, diag_len, CW_EUNSUPPORTED,
                            "iso: not an ISO/IEC 19794-2:2005 minutiae record");
+    }
+    if (len < HDR) {
+        return cw_diag_set(diag, diag_len, CW_EFORMAT, "iso: record header truncated (%zu bytes)",
+                           len);
     }
     uint32_t rec =
         (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];

@@ -86,7 +86,9 @@ static void make_pattern(uint32_t finger, int w, int h, pattern_t *p)
 // Ridge direction at (x, y): the zero-pole model (Sherlock and Monro).
 static float field(const pattern_t *p, float x, float y)
 {
-    float t = (float)M_PI / 2 + p->rot;
+    // With image y pointing down, cores and deltas as placed give horizontal ridges across the
+    // top of the finger and concentric ones around a whorl without any offset.
+    float t = p->rot;
     for (int i = 0; i < p->ncore; i++) {
         t += 0.5f * atan2f(y - p->cy[i], x - p->cx[i]);
     }

@@ -126,6 +126,7 @@ static void malformed(void **state)
     memcpy(buf, good, len);
     buf[0] = 'X';
     expect(buf, len, CW_EUNSUPPORTED, "not an ISO");
+    expect(good, 20, CW_EFORMAT, "header truncated");
     memcpy(buf, good, len);
     buf[11] = (uint8_t)(len + 1);
     expect(buf, len, CW_EFORMAT, "record length");
