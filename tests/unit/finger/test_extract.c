@@ -82,6 +82,19 @@ static void verdicts(void **state)
     q = quality_of(&img, &n);
     assert_int_equal(q.verdict, CW_FINGER_PRESS_FIRMER);
     cw_image_free(&img);
+    // Ridges drowned in grime (a dirty platen): clean the sensor.
+    cw_finger_synth_params_t dirty = {240, 280, 15, 20, 3, 70, 0.1f, 0.75f};
+    assert_int_equal(cw_finger_synth(5, 0, &dirty, &img), 0);
+    q = quality_of(&img, &n);
+    assert_int_equal(q.verdict, CW_FINGER_CLEAN_SENSOR);
+    assert_true(q.score < 50);
+    cw_image_free(&img);
+    // The same print, clean: good, and a better score.
+    assert_int_equal(cw_finger_synth(5, 0, NULL, &img), 0);
+    q = quality_of(&img, &n);
+    assert_int_equal(q.verdict, CW_FINGER_OK);
+    assert_true(q.score >= 50);
+    cw_image_free(&img);
     // Only the edge of the finger on the sensor: a small print in a corner.
     cw_image_t part;
     assert_int_equal(cw_finger_synth(5, 0, NULL, &img), 0);
