@@ -33,9 +33,17 @@ static int cmp_d(const void *a, const void *b)
 typedef struct set {
     cw_finger_template_t *tpl;
     cw_finger_prepared_t *prep;
-    double *ms;
+    double *ms;  // wall time of each extraction
+    double *cpu; // CPU time of each extraction (the thread's own)
     size_t n, cap;
 } set_t;
+
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 static int add_image(set_t *s, cw_image_t *img)
 {
@@ -44,17 +52,19 @@ static int add_image(set_t *s, cw_image_t *img)
         s->tpl = realloc(s->tpl, s->cap * sizeof(*s->tpl));
         s->prep = realloc(s->prep, s->cap * sizeof(*s->prep));
         s->ms = realloc(s->ms, s->cap * sizeof(*s->ms));
-        if (s->tpl == NULL || s->prep == NULL || s->ms == NULL) {
+        s->cpu = realloc(s->cpu, s->cap * sizeof(*s->cpu));
+        if (s->tpl == NULL || s->prep == NULL || s->ms == NULL || s->cpu == NULL) {
             return -1;
         }
     }
-    double t0 = now();
+    double t0 = now(), c0 = thread_cpu();
     int rc = cw_finger_extract(img, &s->tpl[s->n], NULL, NULL, 0);
-    double t1 = now();
+    double t1 = now(), c1 = thread_cpu();
     if (rc != 0 || cw_finger_prepare(&s->tpl[s->n], &s->prep[s->n]) != 0) {
         return -1;
     }
     s->ms[s->n] = (t1 - t0) * 1e3;
+    s->cpu[s->n] = (c1 - c0) * 1e3;
     s->n++;
     return 0;
 }
@@ -164,9 +174,13 @@ int main(int argc, char **argv)
         nmin += s.tpl[i].n;
     }
     qsort(s.ms, s.n, sizeof(double), cmp_d);
+    qsort(s.cpu, s.n, sizeof(double), cmp_d);
     printf("minutiae        %.1f per template on average\n", nmin / s.n);
-    printf("extraction      p50 %.1f ms, p99 %.1f ms per image (one thread; target <= 40)\n",
+    printf("extraction      p50 %.1f ms, p99 %.1f ms per image wall clock (one thread; target <= "
+           "40)\n",
            s.ms[s.n / 2], s.ms[(s.n * 99) / 100]);
+    printf("                p50 %.1f ms, p99 %.1f ms of CPU time\n", s.cpu[s.n / 2],
+           s.cpu[(s.n * 99) / 100]);
     float *scores = malloc(s.n * sizeof(float));
     cw_pool_t *pool = NULL;
     if (scores == NULL || cw_pool_create(1, &pool) != 0) {
@@ -199,5 +213,6 @@ int main(int argc, char **argv)
     free(s.tpl);
     free(s.prep);
     free(s.ms);
+    free(s.cpu);
     return 0;
 }

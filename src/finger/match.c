@@ -430,6 +430,7 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     // when it fills, only the best nr are kept (quickselect) and gathering goes on.
     pair_t cand[CAND_MAX];
     int nc = 0;
+    int hist[65] = {0}; // similarities of the candidates in 1/64 bins
     unsigned pa[CW_FINGER_MAX_MINUTIAE], pb[CW_FINGER_MAX_MINUTIAE], px[CW_FINGER_MAX_MINUTIAE];
     int jj[CW_FINGER_MAX_MINUTIAE];
     int start = 0;
@@ -458,20 +459,21 @@ static float compare_impl(const prep_t *A, const prep_t *B)
             float sim = den > 0 ? 1.0f - g_sqrt[px[q]] / den : 0.0f;
             if (sim > 0.0f) {
                 cand[nc++] = pair_make(sim, i, jj[q]);
+                hist[(int)(sim * 64.0f)]++;
             }
         }
         if (nc > CAND_MAX - CW_FINGER_MAX_MINUTIAE) {
             select_top(cand, nc, nr);
             nc = nr;
+            memset(hist, 0, sizeof(hist));
+            for (int c = 0; c < nc; c++) {
+                hist[(int)(pair_s(cand[c]) * 64.0f)]++;
+            }
         }
     }
     if (nc > nr) {
         // Histogram of similarities: the pairs above the bin holding the nr-th best are in;
         // only that bin's pairs need a selection.
-        int hist[65] = {0};
-        for (int c = 0; c < nc; c++) {
-            hist[(int)(pair_s(cand[c]) * 64.0f)]++;
-        }
         int cut = 64, above = 0;
         while (above + hist[cut] < nr) {
             above += hist[cut--];
@@ -625,7 +627,7 @@ typedef struct search_job {
     size_t n;
 } search_job_t;
 
-enum { SEARCH_CHUNK = 64 };
+enum { SEARCH_CHUNK = 16 };
 
 static int search_chunk(void *ctx, size_t i, int worker)
 {
