@@ -449,8 +449,9 @@ int cw_cli_eval_finger(int argc, char **argv)
                100 * rf.fnmr[1], 100 * re.fnmr[1], re.thr[1]);
         printf("note              %zu FVC impostor pairs resolve FMR only to %.3f\n", ni, 1.0 / ni);
         printf(
-            "extraction        %.1f ms per image (p50, one thread), %.0f ms wall on %d threads\n",
-            ms[n / 2], t_extract, threads);
+            "extraction        %.1f ms per image (p50 wall time, %d threads sharing the machine; "
+            "bench/finger measures CPU time), %.0f ms in all\n",
+            ms[n / 2], threads, t_extract);
         printf("comparisons       %zu in %.0f ms (%.0f per second, one thread)\n", ncmp, t_cmp,
                t_cmp > 0 ? 1e3 * ncmp / t_cmp : 0.0);
         printf("matcher version   %d\n", CW_FINGER_MATCHER_VERSION);
