@@ -237,9 +237,11 @@ static void det_curve(FILE *f, const float *gen, size_t ng, const float *imp, si
                       const char *colour, double x0, double y0, double w, double h)
 {
     // log10 axes from 1e-4 to 1 on both sides.
+    // One point per distinct score (thresholds between scores change nothing); both sorted.
     fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colour);
-    for (int s = 0; s <= 1000; s++) {
-        float t = (float)s / 1000.0f;
+    size_t i = 0, j = 0;
+    while (i < ng || j < ni) {
+        float t = j >= ni || (i < ng && gen[i] <= imp[j]) ? gen[i++] : imp[j++];
         double fm = fmr_at(imp, ni, t), fn = fnmr_at(gen, ng, t);
         if (fm <= 0 || fn <= 0) {
             continue;

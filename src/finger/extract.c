@@ -355,17 +355,20 @@ static void majority(work_t *k, uint8_t *tmp)
     memcpy(k->mask, tmp, (size_t)k->bw * k->bh);
 }
 
-// Flood fill from seeds on a block grid; labels components of value `v` in `m`.
+// Flood fill from a seed on the block grid: labels the component of value `v` in `m`, returns
+// its size and sets *touches if it reaches the edge of the image.
 static int flood(const work_t *k, const uint8_t *m, uint8_t v, int *lab, int *stack, int seed,
-                 int label)
+                 int label, int *touches)
 {
     int n = 0, sp = 0;
     stack[sp++] = seed;
     lab[seed] = label;
+    *touches = 0;
     while (sp > 0) {
         int i = stack[--sp];
         n++;
         int x = i % k->bw, y = i / k->bw;
+        *touches |= x == 0 || y == 0 || x == k->bw - 1 || y == k->bh - 1;
         const int nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
         for (int d = 0; d < 4; d++) {
             if (nx[d] < 0 || ny[d] < 0 || nx[d] >= k->bw || ny[d] >= k->bh) {
@@ -414,7 +417,8 @@ static int segment(work_t *k)
     int best = 0, best_label = 0, label = 0;
     for (int i = 0; i < nb; i++) {
         if (k->mask[i] && lab[i] == 0) {
-            int n = flood(k, k->mask, 1, lab, stack, i, ++label);
+            int touches;
+            int n = flood(k, k->mask, 1, lab, stack, i, ++label, &touches);
             if (n > best) {
                 best = n;
                 best_label = label;
@@ -427,20 +431,44 @@ static int segment(work_t *k)
     // Fill holes: background components that do not touch the image border.
     memset(lab, 0, (size_t)nb * sizeof(int));
     label = 0;
+    // Labels of enclosed background components are negated, then filled in one pass.
     for (int i = 0; i < nb; i++) {
         if (!k->mask[i] && lab[i] == 0) {
-            flood(k, k->mask, 0, lab, stack, i, ++label);
-            int touches = 0;
-            for (int j = 0; j < nb && !touches; j++) {
-                if (lab[j] == label) {
-                    int x = j % k->bw, y = j / k->bw;
-                    touches = x == 0 || y == 0 || x == k->bw - 1 || y == k->bh - 1;
-                }
-            }
+            int touches;
+            ++label;
+            flood(k, k->mask, 0, lab, stack, i, label, &touches);
             if (!touches) {
-                for (int j = 0; j < nb; j++) {
-                    if (lab[j] == label) {
-                        k->mask[j] = 1;
+                lab[i] = -label; // mark the component by its seed; resolved below
+            }
+        }
+    }
+    // A seed marked negative names an enclosed component: flood it into the mask.
+    uint8_t *enclosed = tmp;
+    memset(enclosed, 0, (size_t)nb);
+    for (int i = 0; i < nb; i++) {
+        if (lab[i] < 0) {
+            lab[i] = -lab[i];
+            enclosed[i] = 1;
+        }
+    }
+    for (int i = 0; i < nb; i++) {
+        if (enclosed[i]) {
+            int want = lab[i];
+            int sp = 0;
+            stack[sp++] = i;
+            k->mask[i] = 1;
+            while (sp > 0) {
+                int j = stack[--sp];
+                int x = j % k->bw, y = j / k->bw;
+                const int nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
+                for (int d = 0; d < 4; d++) {
+                    if (nx[d] < 0 || ny[d] < 0 || nx[d] >= k->bw || ny[d] >= k->bh) {
+                        continue;
+                    }
+                    int q = ny[d] * k->bw + nx[d];
+                    if (!k->mask[q] && lab[q] == want) {
+                        k->mask[q] = 1;
+                        stack[sp++] = q;
                     }
                 }
             }
