@@ -147,7 +147,8 @@ int cw_finger_extract(const cw_image_t *img, cw_finger_template_t *out,
  * capture equipment 0, image size, resolution in pixels per cm, one view, no extended data).
  * Writes at most cap bytes into buf and stores the record length in *len; CW_ETOOBIG when cap
  * is too small (*len still receives the length needed), CW_EINVAL for a template with more
- * than CW_FINGER_MAX_MINUTIAE minutiae or coordinates over 16383.
+ * than CW_FINGER_MAX_MINUTIAE minutiae, coordinates over 16383 or a resolution outside
+ * 102..2032 dpi (40..800 pixels per cm, the range the reader accepts).
  */
 int cw_finger_iso_write(const cw_finger_template_t *tpl, uint8_t *buf, size_t cap, size_t *len);
 

@@ -30,15 +30,16 @@ static unsigned dpi_to_ppcm(unsigned dpi)
     return (dpi * 100u + 127u) / 254u;
 }
 
+// Exact both ways for the accepted range: 197 px/cm <-> 500 dpi.
 static unsigned ppcm_to_dpi(unsigned ppcm)
 {
-    unsigned d = (ppcm * 254u + 50u) / 100u;
-    return d >= 495 && d <= 505 ? 500u : d;
+    return (ppcm * 254u + 50u) / 100u;
 }
 
 int cw_finger_iso_write(const cw_finger_template_t *tpl, uint8_t *buf, size_t cap, size_t *len)
 {
-    if (tpl == NULL || len == NULL || tpl->n > CW_FINGER_MAX_MINUTIAE) {
+    if (tpl == NULL || len == NULL || tpl->n > CW_FINGER_MAX_MINUTIAE ||
+        (tpl->dpi != 0 && (tpl->dpi < 102 || tpl->dpi > 2032))) {
         return CW_EINVAL;
     }
     size_t need = HDR + VIEW_HDR + (size_t)tpl->n * MIN_BYTES + 2;
@@ -111,6 +112,10 @@ static int read_record(const uint8_t *buf, size_t len, cw_finger_template_t *out
     if (w == 0 || h == 0 || xr == 0 || yr == 0 || views == 0) {
         return cw_diag_set(diag, diag_len, CW_EFORMAT,
                            "iso: zero image size, resolution or view count");
+    }
+    if (xr < 40 || xr > 800) { // 100..2000 dpi, as for raw images
+        return cw_diag_set(diag, diag_len, CW_EFORMAT, "iso: resolution %u px/cm outside 40..800",
+                           xr);
     }
     size_t off = HDR;
     for (unsigned view = 0; view < views; view++) {

@@ -143,12 +143,18 @@ static void malformed(void **state)
     buf[18] = buf[19] = 0;
     expect(buf, len, CW_EFORMAT, "zero");
     memcpy(buf, good, len);
+    buf[18] = 0xc5; // 0xc5c5: 50,629 px/cm
+    expect(buf, len, CW_EFORMAT, "resolution 50629 px/cm");
+    memcpy(buf, good, len);
     buf[22] = 2; // two views, only one present
     expect(buf, len, CW_EFORMAT, "view 1");
     // Too many minutiae or bad fields cannot be written.
     t.n = 256;
     assert_int_equal(cw_finger_iso_write(&t, buf, sizeof(buf), &len), CW_EINVAL);
     t.n = 1;
+    t.dpi = 5000;
+    assert_int_equal(cw_finger_iso_write(&t, buf, sizeof(buf), &len), CW_EINVAL);
+    t.dpi = 500;
     t.m[0].quality = 101;
     assert_int_equal(cw_finger_iso_write(&t, buf, sizeof(buf), &len), CW_EINVAL);
 }
