@@ -16,5 +16,6 @@
 #include "clearway/nn.h"
 #include "clearway/face.h"
 #include "clearway/gallery.h"
+#include "clearway/finger.h"
 
 #endif

@@ -450,6 +450,14 @@ int cw_cli_eval_finger(int argc, char **argv)
         printf("FNMR@FMR=1e-3     %.2f%% (FVC), %.2f%% (extended, threshold %.4f)\n",
                100 * rf.fnmr[1], 100 * re.fnmr[1], re.thr[1]);
         printf("note              %zu FVC impostor pairs resolve FMR only to %.3f\n", ni, 1.0 / ni);
+        const double cal[3] = {1e-3, 1e-4, 1e-5};
+        for (int k = 0; k < 3; k++) {
+            float t = cw_finger_threshold(cal[k]);
+            printf("at FMR %g setting threshold %.3f: FNMR %.2f%%, FMR %.2f%% (FVC), %.3f%% "
+                   "(extended)\n",
+                   cal[k], t, 100 * fnmr_at(gen, ng, t), 100 * fmr_at(imp, ni, t),
+                   100 * fmr_at(ext, ne, t));
+        }
         printf(
             "extraction        %.1f ms per image (p50 wall time, %d threads sharing the machine; "
             "bench/finger measures CPU time), %.0f ms in all\n",
