@@ -444,15 +444,22 @@ static float compare_impl(const prep_t *A, const prep_t *B)
             start = start + 1 == nb ? 0 : start + 1;
             guard++;
         }
-        int js[CW_FINGER_MAX_MINUTIAE], nj = 0;
+        int nj = 0;
         for (int k = 0, j = start; k < nb; k++) {
             if ((uint16_t)(B->ang[j] - lo) > 2 * DTHETA) {
                 break;
             }
-            js[nj++] = j;
+            nj++;
             j = j + 1 == nb ? 0 : j + 1;
         }
-        int m = kern->cyl_row(ca, ma, ra, B->cyl, B->msk, B->rep, js, nj, min_me, jj, pa, pb, px);
+        // The run as at most two contiguous pieces (it may wrap past the last minutia).
+        int first = nj < nb - start ? nj : nb - start;
+        int m =
+            kern->cyl_row(ca, ma, ra, B->cyl, B->msk, B->rep, start, first, min_me, jj, pa, pb, px);
+        if (nj > first) {
+            m += kern->cyl_row(ca, ma, ra, B->cyl, B->msk, B->rep, 0, nj - first, min_me, jj + m,
+                               pa + m, pb + m, px + m);
+        }
         for (int q = 0; q < m; q++) {
             float den = g_sqrt[pa[q]] + g_sqrt[pb[q]];
             float sim = den > 0 ? 1.0f - g_sqrt[px[q]] / den : 0.0f;
@@ -566,16 +573,23 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     for (int t = 0; t < nr; t++) {
         eff[t] = lam[cur][t] / pair_s(top[t]);
     }
-    float sum = 0.0f;
-    for (int q = 0; q < np; q++) {
-        int best = -1;
-        for (int t = 0; t < nr; t++) {
-            if (eff[t] >= 0.0f && (best < 0 || eff[t] > eff[best])) {
-                best = t;
-            }
+    // The np best by efficiency, ties to the lower index, summed best first.
+    int best[MAX_NP];
+    int nbest = 0;
+    for (int t = 0; t < nr; t++) {
+        if (nbest == np && eff[t] <= eff[best[np - 1]]) {
+            continue;
         }
-        sum += lam[cur][best];
-        eff[best] = -1.0f;
+        int q = nbest < np ? nbest++ : np - 1;
+        while (q > 0 && eff[best[q - 1]] < eff[t]) {
+            best[q] = best[q - 1];
+            q--;
+        }
+        best[q] = t;
+    }
+    float sum = 0.0f;
+    for (int q = 0; q < nbest; q++) {
+        sum += lam[cur][best[q]];
     }
     // Fewer pairs than nP count as zeros: a handful of agreeing minutiae is weak evidence.
     float score = sum / (float)want;

@@ -9,12 +9,11 @@
 #include <stddef.h>
 
 static int cyl_row(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *bcyl,
-                   const uint64_t *bmsk, const uint64_t *brep, const int *js, int nj, int min_cells,
+                   const uint64_t *bmsk, const uint64_t *brep, int j0, int nj, int min_cells,
                    int *jout, unsigned *pa, unsigned *pb, unsigned *px)
 {
     int m = 0;
-    for (int q = 0; q < nj; q++) {
-        const int j = js[q];
+    for (int j = j0; j < j0 + nj; j++) {
         const uint64_t *b = bcyl + (size_t)j * CYL_WORDS, *mb = bmsk + (size_t)j * MSK_WORDS;
         const uint64_t *rb = brep + (size_t)j * CYL_WORDS;
         int common = 0;

@@ -21,8 +21,8 @@
 typedef struct cw__finger_kernels {
     const char *name;
     /*
-     * Compare cylinder a with cylinders js[0, nj) of a template (bcyl, bmsk, brep: its cell
-     * bits, masks and repeated masks, indexed by minutia), on the cells valid in both. A
+     * Compare cylinder a with cylinders j0 .. j0 + nj - 1 of a template (bcyl, bmsk, brep: its
+     * cell bits, masks and repeated masks, indexed by minutia), on the cells valid in both. A
      * cylinder's cell bits are only set where it is valid; ma, mb are validity masks
      * (MSK_WORDS words) and ra, rb the same masks repeated for each of the MCC_ND slices
      * (CYL_WORDS words). Pairs with fewer than min_cells common valid cells are skipped; for
@@ -30,7 +30,7 @@ typedef struct cw__finger_kernels {
      * common cells and of their difference. Returns the number of pairs written.
      */
     int (*cyl_row)(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *bcyl,
-                   const uint64_t *bmsk, const uint64_t *brep, const int *js, int nj, int min_cells,
+                   const uint64_t *bmsk, const uint64_t *brep, int j0, int nj, int min_cells,
                    int *jout, unsigned *pa, unsigned *pb, unsigned *px);
 } cw__finger_kernels_t;
 
