@@ -55,7 +55,6 @@ enum { NRP_MAX = (NR_MAX + 7) & ~7 };
 enum { Z1_N = 80, ZA_N = 513 };
 #define Z1_STEP 0.125f // pixels per entry of the distance table; Z1 is ~0 beyond 10 pixels
 static float g_z1[Z1_N], g_za[ZA_N]; // ZA indexed by angle difference in 1/1024 turns
-static float g_sqrt[CYL_BITS + 1];
 static pthread_once_t g_tables_once = PTHREAD_ONCE_INIT;
 
 static float zfun(float v, float mu, float tau)
@@ -70,9 +69,6 @@ static void build_tables(void)
     }
     for (int i = 0; i < ZA_N; i++) {
         g_za[i] = zfun(i * 2.0f * (float)M_PI / 1024.0f, (float)M_PI / 12.0f, -30.0f);
-    }
-    for (int i = 0; i <= CYL_BITS; i++) {
-        g_sqrt[i] = sqrtf((float)i);
     }
 }
 
@@ -430,7 +426,7 @@ static float compare_impl(const prep_t *A, const prep_t *B)
     pair_t cand[CAND_MAX];
     int nc = 0;
     int hist[65] = {0}; // similarities of the candidates in 1/64 bins
-    unsigned pa[CW_FINGER_MAX_MINUTIAE], pb[CW_FINGER_MAX_MINUTIAE], px[CW_FINGER_MAX_MINUTIAE];
+    float sim[CW_FINGER_MAX_MINUTIAE];
     int jj[CW_FINGER_MAX_MINUTIAE];
     int start = 0;
     for (int i = 0; i < na; i++) {
@@ -454,18 +450,15 @@ static float compare_impl(const prep_t *A, const prep_t *B)
         }
         // The run as at most two contiguous pieces (it may wrap past the last minutia).
         int first = nj < nb - start ? nj : nb - start;
-        int m =
-            kern->cyl_row(ca, ma, ra, B->cyl, B->msk, B->rep, start, first, min_me, jj, pa, pb, px);
+        int m = kern->cyl_row(ca, ma, ra, B->cyl, B->msk, B->rep, start, first, min_me, jj, sim);
         if (nj > first) {
             m += kern->cyl_row(ca, ma, ra, B->cyl, B->msk, B->rep, 0, nj - first, min_me, jj + m,
-                               pa + m, pb + m, px + m);
+                               sim + m);
         }
         for (int q = 0; q < m; q++) {
-            float den = g_sqrt[pa[q]] + g_sqrt[pb[q]];
-            float sim = den > 0 ? 1.0f - g_sqrt[px[q]] / den : 0.0f;
-            if (sim > 0.0f) {
-                cand[nc++] = pair_make(sim, i, jj[q]);
-                hist[(int)(sim * 64.0f)]++;
+            if (sim[q] > 0.0f) {
+                cand[nc++] = pair_make(sim[q], i, jj[q]);
+                hist[(int)(sim[q] * 64.0f)]++;
             }
         }
         if (nc > CAND_MAX - CW_FINGER_MAX_MINUTIAE) {

@@ -6,12 +6,14 @@
 #include "kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 
 static int cyl_row(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *bcyl,
                    const uint64_t *bmsk, const uint64_t *brep, int j0, int nj, int min_cells,
-                   int *jout, unsigned *pa, unsigned *pb, unsigned *px)
+                   int *jout, float *sim)
 {
+    unsigned pa[256], pb[256], px[256]; // nj <= 255 (CW_FINGER_MAX_MINUTIAE)
     int m = 0;
     for (int j = j0; j < j0 + nj; j++) {
         const uint64_t *b = bcyl + (size_t)j * CYL_WORDS, *mb = bmsk + (size_t)j * MSK_WORDS;
@@ -48,6 +50,21 @@ static int cyl_row(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, co
         pb[m] = nb;
         px[m] = nx;
         m++;
+    }
+    // Similarities sixteen at a time: vsqrtps and vdivps round as sqrtf and / do.
+    int q = 0;
+    for (; q + 16 <= m; q += 16) {
+        __m512 sa = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_loadu_si512(pa + q)));
+        __m512 sb = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_loadu_si512(pb + q)));
+        __m512 sx = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_loadu_si512(px + q)));
+        __m512 den = _mm512_add_ps(sa, sb);
+        __mmask16 ok = _mm512_cmp_ps_mask(den, _mm512_setzero_ps(), _CMP_GT_OQ);
+        __m512 v = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_maskz_div_ps(ok, sx, den));
+        _mm512_storeu_ps(sim + q, _mm512_maskz_mov_ps(ok, v));
+    }
+    for (; q < m; q++) {
+        float den = sqrtf((float)pa[q]) + sqrtf((float)pb[q]);
+        sim[q] = den > 0.0f ? 1.0f - sqrtf((float)px[q]) / den : 0.0f;
     }
     return m;
 }

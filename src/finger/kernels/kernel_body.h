@@ -6,11 +6,12 @@
  */
 #include "kernels.h"
 
+#include <math.h>
 #include <stddef.h>
 
 static int cyl_row(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *bcyl,
                    const uint64_t *bmsk, const uint64_t *brep, int j0, int nj, int min_cells,
-                   int *jout, unsigned *pa, unsigned *pb, unsigned *px)
+                   int *jout, float *sim)
 {
     int m = 0;
     for (int j = j0; j < j0 + nj; j++) {
@@ -30,10 +31,9 @@ static int cyl_row(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, co
             nb += (unsigned)__builtin_popcountll(y);
             nx += (unsigned)__builtin_popcountll(x ^ y);
         }
+        float den = sqrtf((float)na) + sqrtf((float)nb);
         jout[m] = j;
-        pa[m] = na;
-        pb[m] = nb;
-        px[m] = nx;
+        sim[m] = den > 0.0f ? 1.0f - sqrtf((float)nx) / den : 0.0f;
         m++;
     }
     return m;

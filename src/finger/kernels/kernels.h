@@ -26,12 +26,14 @@ typedef struct cw__finger_kernels {
      * cylinder's cell bits are only set where it is valid; ma, mb are validity masks
      * (MSK_WORDS words) and ra, rb the same masks repeated for each of the MCC_ND slices
      * (CYL_WORDS words). Pairs with fewer than min_cells common valid cells are skipped; for
-     * the others, in order, jout gets the index and pa, pb, px the popcounts of a and b on the
-     * common cells and of their difference. Returns the number of pairs written.
+     * the others, in order, jout gets the index and sim the bit-vector similarity
+     * 1 - sqrt(|x ^ y|) / (sqrt(|x|) + sqrt(|y|)) of the restricted cylinders x and y (0 when
+     * both are empty), in IEEE single precision (sqrt and division correctly rounded, so every
+     * variant gives the same bits). Returns the number of pairs written.
      */
     int (*cyl_row)(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *bcyl,
                    const uint64_t *bmsk, const uint64_t *brep, int j0, int nj, int min_cells,
-                   int *jout, unsigned *pa, unsigned *pb, unsigned *px);
+                   int *jout, float *sim);
 } cw__finger_kernels_t;
 
 extern const cw__finger_kernels_t cw__finger_kernels_ref;
