@@ -6,7 +6,6 @@
 #include "kernels.h"
 
 #include <immintrin.h>
-#include <math.h>
 #include <stddef.h>
 
 static int cyl_row(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, const uint64_t *bcyl,
@@ -51,20 +50,17 @@ static int cyl_row(const uint64_t *a, const uint64_t *ma, const uint64_t *ra, co
         px[m] = nx;
         m++;
     }
-    // Similarities sixteen at a time: vsqrtps and vdivps round as sqrtf and / do.
-    int q = 0;
-    for (; q + 16 <= m; q += 16) {
-        __m512 sa = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_loadu_si512(pa + q)));
-        __m512 sb = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_loadu_si512(pb + q)));
-        __m512 sx = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_loadu_si512(px + q)));
+    // Similarities sixteen at a time (the last group masked): vsqrtps and vdivps round as sqrtf
+    // and / do.
+    for (int q = 0; q < m; q += 16) {
+        __mmask16 lm = m - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (m - q)) - 1u);
+        __m512 sa = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_maskz_loadu_epi32(lm, pa + q)));
+        __m512 sb = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_maskz_loadu_epi32(lm, pb + q)));
+        __m512 sx = _mm512_sqrt_ps(_mm512_cvtepu32_ps(_mm512_maskz_loadu_epi32(lm, px + q)));
         __m512 den = _mm512_add_ps(sa, sb);
         __mmask16 ok = _mm512_cmp_ps_mask(den, _mm512_setzero_ps(), _CMP_GT_OQ);
         __m512 v = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_maskz_div_ps(ok, sx, den));
-        _mm512_storeu_ps(sim + q, _mm512_maskz_mov_ps(ok, v));
-    }
-    for (; q < m; q++) {
-        float den = sqrtf((float)pa[q]) + sqrtf((float)pb[q]);
-        sim[q] = den > 0.0f ? 1.0f - sqrtf((float)px[q]) / den : 0.0f;
+        _mm512_mask_storeu_ps(sim + q, lm, _mm512_maskz_mov_ps(ok, v));
     }
     return m;
 }
