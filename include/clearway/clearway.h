@@ -17,5 +17,6 @@
 #include "clearway/face.h"
 #include "clearway/gallery.h"
 #include "clearway/store.h"
+#include "clearway/finger.h"
 
 #endif

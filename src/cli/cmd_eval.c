@@ -22,9 +22,19 @@ static int run_eval(int argc, char **argv);
 
 const cw_cli_command_t cw_cmd_eval = {
     "eval",
-    "Measure face accuracy on a labelled photo set (LFW protocol, FNMR at fixed FMR)",
+    "Measure face or fingerprint accuracy (LFW / FVC protocols, FNMR at fixed FMR)",
     "Usage: clearway eval face --root DIR --pairs FILE [options]\n"
+    "       clearway eval finger DIR [--det OUT.svg] [--scores OUT] [--threads N] [--dpi N]\n"
+    "                                [--json]\n"
     "\n"
+    "eval finger: DIR holds FVC-style images FFF_I.tif (or .png), finger FFF, impression I.\n"
+    "Every image is extracted (progress on stderr) and every pair compared. FVC protocol:\n"
+    "genuine = all impression pairs of a finger; impostor = first impressions of different\n"
+    "fingers; extended impostor = every cross-finger pair. Reports EER, FNMR at FMR 1e-2 and\n"
+    "1e-3 for both impostor sets, extraction time and comparison rate. --det writes the DET\n"
+    "curve as SVG, --scores every pair's score, --dpi the resolution of files that state none.\n"
+    "\n"
+    "eval face:\n"
     "DIR holds one folder per person with photos named <Person>_NNNN.jpg (the LFW layout).\n"
     "FILE lists pairs, one per line, tab-separated: same|diff, name_a, number_a, name_b,\n"
     "number_b ('#' starts a comment). Every photo under DIR is enrolled once (progress on\n"
@@ -563,7 +573,8 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     if (argc < 2 || strcmp(argv[1], "face") != 0) {
-        return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE`");
+        return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE` or `eval "
+                                          "finger DIR`");
     }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -798,6 +809,9 @@ static int write_dump(const char *path, const eval_set_t *s)
 
 static int run_eval(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "finger") == 0) {
+        return cw_cli_eval_finger(argc, argv);
+    }
     eval_opts_t o;
     int rc = parse_eval(argc, argv, &o);
     if (rc != 0) {
