@@ -5,7 +5,7 @@
 // FVC2002 images under CLEARWAY_DATA (default ../shared/data) when present, synthetic prints
 // otherwise. The NBIS figures printed beside ours are quoted from the data README, not
 // measured here.
-//   build/f-rel/bench/finger [DIR...] [--seconds S]
+//   build/release/bench/finger [DIR...] [--seconds S]
 #include "clearway/clearway.h"
 #include "clearway/finger.h"
 
@@ -127,6 +127,19 @@ int main(int argc, char **argv)
     set_t s = {0};
     int dirs = 0;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf(
+                "Usage: finger [DIR...] [--seconds S]\n"
+                "Extraction time per image and comparisons per second (1 and 2 threads) on\n"
+                "the FFF_I.tif images of each DIR, else FVC2002 DB1_B and DB4_B under\n"
+                "CLEARWAY_DATA (default ../shared/data), else synthetic prints. --seconds: time\n"
+                "per comparison measurement (default 2).\n");
+            return 0;
+        }
+        if (argv[i][0] == '-' && strcmp(argv[i], "--seconds") != 0) {
+            fprintf(stderr, "finger: unknown option '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atof(argv[++i]);
         } else {
