@@ -278,6 +278,16 @@ static double meminfo_gib(const char *key)
     return kib / (1024.0 * 1024.0);
 }
 
+// A time in ms with one decimal, or "-" when it was not measured (NaN).
+static void ms_or_dash(char *buf, size_t len, double ms)
+{
+    if (isnan(ms)) {
+        snprintf(buf, len, "-");
+    } else {
+        snprintf(buf, len, "%.1f", ms);
+    }
+}
+
 static double rss_gib(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -884,20 +894,16 @@ static void print_table(const opts_t *o, const row_t *rows, int n_rows)
         if (r->have_flat == 1) {
             char top1[24];
             snprintf(top1, sizeof(top1), "%d/%d", r->top1_agree + r->top1_ties, r->top1_n);
-            char b64[16] = "-";
-            if (!isnan(r->flat_b64)) {
-                snprintf(b64, sizeof(b64), "%.1f", r->flat_b64);
-            }
+            char b64[16];
+            ms_or_dash(b64, sizeof(b64), r->flat_b64);
             printf("%6.1f %7.1f %7s %5.1fx %8s | ", r->flat_build_s, r->flat_p50, b64,
                    r->flat_p50 / r->p50, top1);
         } else {
             printf("%-6s %7s %7s %6s %8s | ", r->have_flat < 0 ? "failed" : "-", "", "", "", "");
         }
         if (r->have_sq8 == 1) {
-            char b64[16] = "-";
-            if (!isnan(r->sq8_b64)) {
-                snprintf(b64, sizeof(b64), "%.1f", r->sq8_b64);
-            }
+            char b64[16];
+            ms_or_dash(b64, sizeof(b64), r->sq8_b64);
             printf("%6.1f %7.1f %8s %4.1fx %5.3f\n", r->sq8_build_s, r->sq8_p50, b64,
                    r->sq8_p50 / r->p50, r->sq8_n > 0 ? r->sq8_recall / r->sq8_n : NAN);
         } else {

@@ -224,6 +224,17 @@ int cw__gallery_normalise(const float *v, uint32_t dim, float *out)
     return 0;
 }
 
+// ||x - q * s||, rounded up a little: the bound must hold despite float rounding in the scores.
+static float quant_err(const float *x, const int8_t *q, float s, uint32_t dim)
+{
+    double e = 0.0;
+    for (uint32_t i = 0; i < dim; i++) {
+        double d = (double)x[i] - (double)q[i] * s;
+        e += d * d;
+    }
+    return (float)(sqrt(e) * (1.0 + 1e-6) + 1e-6);
+}
+
 void cw__gallery_quantise(const float *x, uint32_t dim, size_t dpad, int8_t *q, float *scale,
                           float *err)
 {
@@ -232,18 +243,14 @@ void cw__gallery_quantise(const float *x, uint32_t dim, size_t dpad, int8_t *q, 
         maxabs = fmaxf(maxabs, fabsf(x[i]));
     }
     float s = maxabs / 127.0f;
-    double e = 0.0;
     for (uint32_t i = 0; i < dim; i++) {
         long v = lrintf(x[i] / s);
         v = v > 127 ? 127 : (v < -127 ? -127 : v);
         q[i] = (int8_t)v;
-        double d = (double)x[i] - (double)v * s;
-        e += d * d;
     }
     memset(q + dim, 0, dpad - dim);
     *scale = s;
-    // Rounded up a little: the bound must hold despite float rounding in the scores.
-    *err = (float)(sqrt(e) * (1.0 + 1e-6) + 1e-6);
+    *err = quant_err(x, q, s, dim);
 }
 
 // Write row r from the normalised template x.
@@ -410,15 +417,7 @@ int cw_gallery_remove(cw_gallery_t *g, uint64_t id)
 // ||x - q * scale|| of row r, rounded up as cw__gallery_quantise rounds it (the same value).
 static float row_err(const cw_gallery_t *g, size_t r)
 {
-    const float *x = g->f + r * g->cfg.dim;
-    const int8_t *q = g->q + r * g->dpad;
-    const float s = g->scale[r];
-    double e = 0.0;
-    for (uint32_t i = 0; i < g->cfg.dim; i++) {
-        double d = (double)x[i] - (double)q[i] * s;
-        e += d * d;
-    }
-    return (float)(sqrt(e) * (1.0 + 1e-6) + 1e-6);
+    return quant_err(g->f + r * g->cfg.dim, g->q + r * g->dpad, g->scale[r], g->cfg.dim);
 }
 
 // Compaction copies the live rows into new arrays while searches go on (writers are serialised

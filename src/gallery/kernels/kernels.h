@@ -54,6 +54,16 @@ typedef struct cw__gallery_kernels {
     size_t (*find_pass)(const int32_t *d, const float *scale, size_t n, float t);
 } cw__gallery_kernels_t;
 
+/* find_pass's plain loop from index i: the reference itself, and the vector variants' tails. */
+static inline size_t cw__gallery_find_pass_from(const int32_t *d, const float *scale, size_t i,
+                                                size_t n, float t)
+{
+    while (i < n && !((float)d[i] * scale[i] >= t)) {
+        i++;
+    }
+    return i;
+}
+
 /* Every variant; only the ones this build compiled exist (dispatch.c checks the CW_GALLERY_HAVE_*
  * definitions before naming one). */
 extern const cw__gallery_kernels_t cw__gallery_kernels_scalar;

@@ -46,11 +46,7 @@ static void dotm_ref(const int8_t *q, int m, const int8_t *rows, size_t n, size_
 
 static size_t find_pass_ref(const int32_t *d, const float *scale, size_t n, float t)
 {
-    size_t i = 0;
-    while (i < n && !((float)d[i] * scale[i] >= t)) {
-        i++;
-    }
-    return i;
+    return cw__gallery_find_pass_from(d, scale, 0, n, t);
 }
 
 const cw__gallery_kernels_t cw__gallery_kernels_scalar = {

@@ -6,6 +6,7 @@
 #ifndef CW_GALLERY_KERNELS_X86_AVX2_H
 #define CW_GALLERY_KERNELS_X86_AVX2_H
 
+#include "kernels.h"
 #include "x86_common.h"
 
 /* The lane sums of a[0..7] as one vector (lane r = sum of a[r]'s eight lanes): 21 shuffles and
@@ -55,9 +56,7 @@ CW__GK_INLINE size_t cw__gk_find_pass_avx2(const int32_t *d, const float *scale,
             break;
         }
     }
-    for (; i < n && !((float)d[i] * scale[i] >= t); i++) {
-    }
-    return i;
+    return cw__gallery_find_pass_from(d, scale, i, n, t);
 }
 
 #endif

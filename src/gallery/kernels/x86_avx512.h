@@ -7,6 +7,7 @@
 #ifndef CW_GALLERY_KERNELS_X86_AVX512_H
 #define CW_GALLERY_KERNELS_X86_AVX512_H
 
+#include "kernels.h"
 #include "x86_common.h"
 
 /*
@@ -87,9 +88,7 @@ CW__GK_INLINE size_t cw__gk_find_pass_avx512(const int32_t *d, const float *scal
             break;
         }
     }
-    for (; i < n && !((float)d[i] * scale[i] >= t); i++) {
-    }
-    return i;
+    return cw__gallery_find_pass_from(d, scale, i, n, t);
 }
 
 #endif
