@@ -31,7 +31,7 @@ extern "C" {
 typedef struct cw_store cw_store_t;
 
 /* Schema version this program writes; a database with a higher one is refused. */
-enum { CW_STORE_SCHEMA_VERSION = 1 };
+enum { CW_STORE_SCHEMA_VERSION = 2 };
 
 /* Field limits in bytes, including the terminating NUL (text fields are UTF-8). */
 enum {
@@ -432,6 +432,242 @@ int cw_store_key_file_retire(const char *key_file, char *diag, size_t diag_len);
 
 /* The key file cw_store_open would use for target and cfg, into buf. CW_ENOENT if none. */
 int cw_store_key_file_path(const char *target, const cw_store_config_t *cfg, char *buf, size_t cap);
+
+/* ==== schema version 2: gates by code, API keys, QR tokens, touchpoints, referrals ==== */
+
+/* ---- ports and gates by code ---- */
+
+typedef struct cw_store_gate {
+    uint64_t id, port;
+    char port_code[CW_STORE_CODE_MAX];
+    char code[CW_STORE_CODE_MAX];
+    cw_programme_t programme;
+    int touchpoint; /* flight token gates: a cw_touchpoint_t (declared below); else 0 */
+} cw_store_gate_t;
+
+/* The port with this code (CW_ENOENT if none). */
+int cw_store_port_find(cw_store_t *st, const char *code, uint64_t *id, char *diag,
+                       size_t diag_len);
+/* The gate with this code at the port with this code (CW_ENOENT if either is unknown). */
+int cw_store_gate_find(cw_store_t *st, const char *port_code, const char *gate_code,
+                       cw_store_gate_t *out, char *diag, size_t diag_len);
+/* The gate with this id (CW_ENOENT). */
+int cw_store_gate_get(cw_store_t *st, uint64_t id, cw_store_gate_t *out, char *diag,
+                      size_t diag_len);
+/* Set a flight-token gate's touchpoint (a cw_touchpoint_t; CW_ENOENT, CW_EINVAL). */
+int cw_store_gate_set_touchpoint(cw_store_t *st, uint64_t gate, int touchpoint, char *diag,
+                                 size_t diag_len);
+
+/* ---- API keys (who may call the clearance service) ---- */
+
+typedef enum cw_role {
+    CW_ROLE_GATE = 1,    /* a gate device, bound to one gate */
+    CW_ROLE_OFFICER = 2, /* referral queue, full records, resolutions */
+    CW_ROLE_CLERK = 3,   /* enrolment and records */
+    CW_ROLE_ADMIN = 4,   /* keys, configuration, reports */
+} cw_role_t;
+
+/* "gate", "officer", "clerk", "admin" ("?" if unknown); and back (0 if unknown). */
+const char *cw_role_name(cw_role_t r);
+cw_role_t cw_role_parse(const char *s);
+
+enum {
+    CW_STORE_APIKEY_LEN = 48, /* "cwk_" + 43 base64url characters + NUL */
+    CW_STORE_LABEL_MAX = 64,
+};
+
+typedef struct cw_store_apikey {
+    uint64_t id;
+    cw_role_t role;
+    uint64_t gate; /* CW_ROLE_GATE: the gate it is bound to; else 0 */
+    char label[CW_STORE_LABEL_MAX];
+    int64_t created_at, revoked_at; /* revoked_at 0: in force */
+} cw_store_apikey_t;
+
+/*
+ * cw_store_apikey_add: make a new random API key (256 bits from libsodium) for role (gate: bound
+ * to gate, which must exist; other roles: gate 0), write it to key (shown once: only its BLAKE2b
+ * hash is stored) and its id to *id; audited with actor. CW_EINVAL (role, gate for a non-gate
+ * role, label too long), CW_ENOENT (no such gate).
+ */
+int cw_store_apikey_add(cw_store_t *st, cw_role_t role, uint64_t gate, const char *label,
+                        int64_t now, const char *actor, char key[CW_STORE_APIKEY_LEN],
+                        uint64_t *id, char *diag, size_t diag_len);
+/*
+ * cw_store_apikey_check: the key's record into *out. CW_ENOENT if no key has this hash (or the
+ * text is not a key), CW_EPERM if it was revoked. Compares hashes only; constant work per call.
+ */
+int cw_store_apikey_check(cw_store_t *st, const char *key, cw_store_apikey_t *out, char *diag,
+                          size_t diag_len);
+/* Revoke key id (CW_ENOENT; revoking twice is not an error). Audited. */
+int cw_store_apikey_revoke(cw_store_t *st, uint64_t id, int64_t now, const char *actor,
+                           char *diag, size_t diag_len);
+/* Every key (without secrets), oldest first: up to cap into out, the total in *n. */
+int cw_store_apikey_list(cw_store_t *st, cw_store_apikey_t *out, size_t cap, size_t *n,
+                         char *diag, size_t diag_len);
+
+/* ---- the service's signing key (for the QR tokens of the contactless e-channel) ---- */
+
+/*
+ * cw_store_signing_seed: the 32-byte Ed25519 seed of this store, sealed under the data key
+ * (so key rotation covers it); made from libsodium's random source on first call. The caller
+ * wipes seed after use.
+ */
+int cw_store_signing_seed(cw_store_t *st, uint8_t seed[32], char *diag, size_t diag_len);
+
+/* ---- QR tokens issued to travellers (their state; the signed text is made by clearance) ---- */
+
+typedef struct cw_store_token {
+    uint64_t id, traveller;
+    int64_t issued_at, expires_at;
+    int64_t revoked_at;   /* 0: in force */
+    int64_t last_used_at; /* 0: never used */
+} cw_store_token_t;
+
+/* cw_store_token_add: record a new token for traveller (CW_ENOENT if absent); id in *id. */
+int cw_store_token_add(cw_store_t *st, uint64_t traveller, int64_t now, int64_t expires_at,
+                       const char *actor, uint64_t *id, char *diag, size_t diag_len);
+/* cw_store_token_get: the token's state (CW_ENOENT). */
+int cw_store_token_get(cw_store_t *st, uint64_t id, cw_store_token_t *out, char *diag,
+                       size_t diag_len);
+/* cw_store_token_revoke: revoke (CW_ENOENT; twice is not an error). Audited. */
+int cw_store_token_revoke(cw_store_t *st, uint64_t id, int64_t now, const char *actor, char *diag,
+                          size_t diag_len);
+/*
+ * cw_store_token_use: atomically mark the token used at now if it is in force, not expired, and
+ * was not used within the last min_gap seconds (anti-passback). *ok = 1 if marked, else 0 with
+ * *why one of "revoked", "expired", "reused". CW_ENOENT if no such token.
+ */
+int cw_store_token_use(cw_store_t *st, uint64_t id, int64_t now, int64_t min_gap, int *ok,
+                       const char **why, char *diag, size_t diag_len);
+
+/* ---- flight-token touchpoints ---- */
+
+typedef enum cw_touchpoint {
+    CW_TOUCHPOINT_NONE = 0,
+    CW_TOUCHPOINT_BAG_DROP = 1,
+    CW_TOUCHPOINT_SECURITY = 2,
+    CW_TOUCHPOINT_IMMIGRATION = 3,
+    CW_TOUCHPOINT_BOARDING = 4,
+} cw_touchpoint_t;
+
+/* "bag_drop", "security", "immigration", "boarding" ("none"); and back (NONE if unknown). */
+const char *cw_touchpoint_name(cw_touchpoint_t t);
+cw_touchpoint_t cw_touchpoint_parse(const char *s);
+
+/* Record that traveller passed touchpoint t at gate at now (for booking, the membership's). */
+int cw_store_touchpoint_pass(cw_store_t *st, uint64_t traveller, cw_touchpoint_t t, uint64_t gate,
+                             int64_t now, char *diag, size_t diag_len);
+/*
+ * The touchpoints traveller has passed on the flight-token membership in force (booking of the
+ * membership), as a bit mask (1u << t). 0 if none.
+ */
+int cw_store_touchpoint_passed(cw_store_t *st, uint64_t traveller, uint32_t *mask, char *diag,
+                               size_t diag_len);
+
+/* ---- clearance outcomes, referral queue, resolutions, timelines ---- */
+
+enum { CW_STORE_REASON_MAX = 32, CW_STORE_NOTE_MAX = 512, CW_STORE_STEP_MAX = 32 };
+
+/*
+ * cw_store_clearance_finish: end an open transaction with decision and a reason code (e.g.
+ * "NO_MATCH", "" when cleared) and the traveller it concerned (0: none identified), in one
+ * transaction, audited. CW_ENOENT, CW_ESTATE (decided already).
+ */
+int cw_store_clearance_finish(cw_store_t *st, uint64_t txn, int64_t now,
+                              cw_clearance_decision_t decision, const char *reason,
+                              uint64_t traveller, char *diag, size_t diag_len);
+
+typedef struct cw_store_clearance {
+    uint64_t id, gate, traveller;
+    cw_programme_t programme;
+    int64_t started_at, ended_at;
+    cw_clearance_decision_t decision;
+    char reason[CW_STORE_REASON_MAX];
+    /* officer resolution of a referral (resolved_at 0: open) */
+    int64_t resolved_at;
+    cw_clearance_decision_t outcome; /* CLEARED or REJECTED */
+    char resolved_by[CW_STORE_LABEL_MAX];
+    char note[CW_STORE_NOTE_MAX]; /* encrypted at rest */
+} cw_store_clearance_t;
+
+typedef struct cw_store_clearance_step {
+    int64_t at;
+    char step[CW_STORE_STEP_MAX];
+    char result[CW_STORE_STEP_MAX];
+    double score; /* NAN when none */
+} cw_store_clearance_step_t;
+
+/*
+ * cw_store_clearance_get: one transaction, and up to cap of its steps in order into steps
+ * (may be NULL with cap 0), their total in *n_steps. CW_ENOENT.
+ */
+int cw_store_clearance_get(cw_store_t *st, uint64_t txn, cw_store_clearance_t *out,
+                           cw_store_clearance_step_t *steps, size_t cap, size_t *n_steps,
+                           char *diag, size_t diag_len);
+/*
+ * cw_store_referrals: referred transactions, newest first, with id < before (0: from the
+ * newest); open_only skips resolved ones. Up to cap into out, how many in *n.
+ */
+int cw_store_referrals(cw_store_t *st, int open_only, uint64_t before, cw_store_clearance_t *out,
+                       size_t cap, size_t *n, char *diag, size_t diag_len);
+/*
+ * cw_store_referral_resolve: an officer's resolution of a referred transaction: outcome
+ * CLEARED or REJECTED, a note (may be empty), in one transaction, audited with officer.
+ * CW_ENOENT, CW_ESTATE (not referred, or resolved already), CW_EINVAL (outcome).
+ */
+int cw_store_referral_resolve(cw_store_t *st, uint64_t txn, int64_t now,
+                              cw_clearance_decision_t outcome, const char *officer,
+                              const char *note, char *diag, size_t diag_len);
+
+/*
+ * cw_store_report_each: clearance counts over [from, to) (started_at), grouped by local
+ * (UTC+8) day, port, programme, decision and reason; port_code NULL for every port. fn is
+ * called once per group; a non-zero return stops the walk and is returned.
+ */
+typedef struct cw_store_report_row {
+    cw_date_t day;
+    char port[CW_STORE_CODE_MAX];
+    cw_programme_t programme;
+    cw_clearance_decision_t decision;
+    char reason[CW_STORE_REASON_MAX];
+    uint64_t count;
+} cw_store_report_row_t;
+typedef int (*cw_store_report_fn)(void *ctx, const cw_store_report_row_t *row);
+int cw_store_report_each(cw_store_t *st, int64_t from, int64_t to, const char *port_code,
+                         cw_store_report_fn fn, void *ctx, char *diag, size_t diag_len);
+
+/*
+ * cw_store_audit_each: audit entries whose subject equals subject (NULL: all) with seq >
+ * after, in order; fn gets each (strings borrowed for the call); non-zero stops the walk.
+ */
+typedef struct cw_store_audit_entry {
+    uint64_t seq;
+    int64_t at;
+    const char *actor, *action, *subject, *detail;
+} cw_store_audit_entry_t;
+typedef int (*cw_store_audit_fn)(void *ctx, const cw_store_audit_entry_t *e);
+int cw_store_audit_each(cw_store_t *st, const char *subject, uint64_t after, cw_store_audit_fn fn,
+                        void *ctx, char *diag, size_t diag_len);
+
+/*
+ * cw_store_template_each_in: as cw_store_template_each, restricted to travellers with a
+ * membership of programme (0: any), status ACTIVE or REVIEW alike; the membership is passed
+ * too (for flight tokens, its departure).
+ */
+typedef int (*cw_store_member_template_fn)(void *ctx, uint64_t traveller,
+                                           const cw_store_membership_t *m,
+                                           const cw_store_template_t *t, const void *data,
+                                           size_t len);
+int cw_store_template_each_in(cw_store_t *st, cw_modality_t modality, cw_programme_t programme,
+                              cw_store_member_template_fn fn, void *ctx, char *diag,
+                              size_t diag_len);
+
+/* Delete traveller id with all his data, in one transaction, audited (CW_ENOENT). The ids of
+ * the deleted templates are written as in cw_store_consent_withdraw. */
+int cw_store_traveller_delete(cw_store_t *st, uint64_t id, int64_t now, const char *actor,
+                              uint64_t *removed, size_t cap, size_t *n_removed, char *diag,
+                              size_t diag_len);
 
 #ifdef __cplusplus
 }
