@@ -41,8 +41,8 @@ typedef enum cw_mrz_format {
 
 typedef struct cw_mrz {
     cw_mrz_format_t format;
-    char doc_code[3];    /* "P", "I", "ID", ... ('<' removed) */
-    char issuer[4];      /* issuing state, ICAO 3-letter code */
+    char doc_code[3];                /* "P", "I", "ID", ... ('<' removed) */
+    char issuer[4];                  /* issuing state, ICAO 3-letter code */
     char number[CW_STORE_DOCNO_MAX]; /* document number, '<' removed (TD1 long numbers joined) */
     char surname[CW_STORE_NAME_MAX]; /* primary identifier, '<' as space */
     char given[CW_STORE_NAME_MAX];   /* secondary identifier, '<' as space */
@@ -90,8 +90,8 @@ int cw_token_encode(const cw_token_t *t, const uint8_t sk[64], char *out, size_t
  * (not a token of this version: malformed), CW_ECRYPTO (signature does not verify: forged or
  * altered). Reads at most len bytes.
  */
-int cw_token_decode(const char *text, size_t len, const uint8_t pk[32], cw_token_t *out,
-                    char *diag, size_t diag_len);
+int cw_token_decode(const char *text, size_t len, const uint8_t pk[32], cw_token_t *out, char *diag,
+                    size_t diag_len);
 
 /* ==== masking for gate screens ==== */
 
@@ -121,14 +121,14 @@ typedef enum cw_txn_state {
 } cw_txn_state_t;
 
 typedef enum cw_txn_event {
-    CW_EV_FACE = 0,      /* a face capture (front in 1:N modes, inside in 1:1 modes) */
-    CW_EV_ID_NUMBER,     /* an identity-card number typed or read */
-    CW_EV_QR,            /* a QR token */
-    CW_EV_PASSPORT,      /* an e-passport's MRZ and chip face image */
-    CW_EV_CONFIRM,       /* the traveller confirms the masked hint */
-    CW_EV_DECLINE,       /* "not me" */
-    CW_EV_INSIDE,        /* document-free inside capture: face and fingerprint */
-    CW_EV_ABANDON,       /* the gate gives up (traveller left, timeout) */
+    CW_EV_FACE = 0,  /* a face capture (front in 1:N modes, inside in 1:1 modes) */
+    CW_EV_ID_NUMBER, /* an identity-card number typed or read */
+    CW_EV_QR,        /* a QR token */
+    CW_EV_PASSPORT,  /* an e-passport's MRZ and chip face image */
+    CW_EV_CONFIRM,   /* the traveller confirms the masked hint */
+    CW_EV_DECLINE,   /* "not me" */
+    CW_EV_INSIDE,    /* document-free inside capture: face and fingerprint */
+    CW_EV_ABANDON,   /* the gate gives up (traveller left, timeout) */
     CW_EV_N_EVENTS
 } cw_txn_event_t;
 
@@ -192,7 +192,7 @@ const char *cw_reason_instruction(cw_reason_t r);
 const char *cw_txn_state_name(cw_txn_state_t s);
 const char *cw_txn_event_name(cw_txn_event_t e);
 const char *cw_gate_action_name(cw_gate_action_t a);
-const char *cw_programme_name(cw_programme_t p); /* "document_free", ... */
+const char *cw_programme_name(cw_programme_t p);  /* "document_free", ... */
 cw_programme_t cw_programme_parse(const char *s); /* 0 if unknown */
 
 /*
@@ -226,7 +226,7 @@ typedef struct cw_clearance_config {
     cw_face_config_t face;              /* deps_dir required; load_pad if any pad_max > 0 */
     cw_clearance_policy_t policy[CW_PROGRAMME_CLOSED_AREA + 1]; /* index by programme; zeroed
                                                    entries take cw_clearance_policy_default */
-    int workers;       /* concurrent steps (one face session and store handle each; 0: 2) */
+    int workers;        /* concurrent steps (one face session and store handle each; 0: 2) */
     int search_threads; /* threads of the shared 1:N search pool (0: 1 = the calling thread) */
     /* Optional: a gallery snapshot of synthetic distractor rows added to the document-free
      * gallery (ids that are no traveller: a match on one refers). For capacity tests only. */
@@ -275,7 +275,7 @@ typedef struct cw_clearance_event {
     const uint8_t *finger;
     size_t finger_len;
     int finger_is_iso;
-    const char *text;   /* ID number, QR text or MRZ */
+    const char *text;    /* ID number, QR text or MRZ */
     const uint8_t *chip; /* passport chip face image */
     size_t chip_len;
 } cw_clearance_event_t;
@@ -345,9 +345,9 @@ int cw_clearance_traveller_delete(cw_clearance_t *c, uint64_t traveller, int64_t
                                   const char *actor, char *diag, size_t diag_len);
 
 /* Issue a QR token for traveller valid until expires_at; the text into qr. */
-int cw_clearance_token_issue(cw_clearance_t *c, uint64_t traveller, int64_t now,
-                             int64_t expires_at, const char *actor, char qr[CW_TOKEN_TEXT_MAX],
-                             uint64_t *token_id, char *diag, size_t diag_len);
+int cw_clearance_token_issue(cw_clearance_t *c, uint64_t traveller, int64_t now, int64_t expires_at,
+                             const char *actor, char qr[CW_TOKEN_TEXT_MAX], uint64_t *token_id,
+                             char *diag, size_t diag_len);
 
 /*
  * cw_clearance_with_store: run fn with a store handle from the service's pool (for record

@@ -446,8 +446,7 @@ typedef struct cw_store_gate {
 } cw_store_gate_t;
 
 /* The port with this code (CW_ENOENT if none). */
-int cw_store_port_find(cw_store_t *st, const char *code, uint64_t *id, char *diag,
-                       size_t diag_len);
+int cw_store_port_find(cw_store_t *st, const char *code, uint64_t *id, char *diag, size_t diag_len);
 /* The gate with this code at the port with this code (CW_ENOENT if either is unknown). */
 int cw_store_gate_find(cw_store_t *st, const char *port_code, const char *gate_code,
                        cw_store_gate_t *out, char *diag, size_t diag_len);
@@ -491,8 +490,8 @@ typedef struct cw_store_apikey {
  * role, label too long), CW_ENOENT (no such gate).
  */
 int cw_store_apikey_add(cw_store_t *st, cw_role_t role, uint64_t gate, const char *label,
-                        int64_t now, const char *actor, char key[CW_STORE_APIKEY_LEN],
-                        uint64_t *id, char *diag, size_t diag_len);
+                        int64_t now, const char *actor, char key[CW_STORE_APIKEY_LEN], uint64_t *id,
+                        char *diag, size_t diag_len);
 /*
  * cw_store_apikey_check: the key's record into *out. CW_ENOENT if no key has this hash (or the
  * text is not a key), CW_EPERM if it was revoked. Compares hashes only; constant work per call.
@@ -500,11 +499,11 @@ int cw_store_apikey_add(cw_store_t *st, cw_role_t role, uint64_t gate, const cha
 int cw_store_apikey_check(cw_store_t *st, const char *key, cw_store_apikey_t *out, char *diag,
                           size_t diag_len);
 /* Revoke key id (CW_ENOENT; revoking twice is not an error). Audited. */
-int cw_store_apikey_revoke(cw_store_t *st, uint64_t id, int64_t now, const char *actor,
-                           char *diag, size_t diag_len);
+int cw_store_apikey_revoke(cw_store_t *st, uint64_t id, int64_t now, const char *actor, char *diag,
+                           size_t diag_len);
 /* Every key (without secrets), oldest first: up to cap into out, the total in *n. */
-int cw_store_apikey_list(cw_store_t *st, cw_store_apikey_t *out, size_t cap, size_t *n,
-                         char *diag, size_t diag_len);
+int cw_store_apikey_list(cw_store_t *st, cw_store_apikey_t *out, size_t cap, size_t *n, char *diag,
+                         size_t diag_len);
 
 /* ---- the service's signing key (for the QR tokens of the contactless e-channel) ---- */
 
