@@ -27,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+// The version cw_store_open migrates to (store_internal.h): lowered to make a v1 database with
+// the old migration list.
+extern int cw__schema_target;
+
 static cw_test_db_t H;
 static int pg_unavailable;
 
@@ -45,6 +49,7 @@ typedef struct fx {
 
 static int fx_setup(void **state)
 {
+    cw__schema_target = CW_STORE_SCHEMA_VERSION; // a failed test may have left it lowered
     fx_t *f = calloc(1, sizeof(*f));
     if (f == NULL || cw_test_db_fresh(&H, f->target, sizeof(f->target)) != 0) {
         free(f);
@@ -172,7 +177,7 @@ static void test_newer_schema_refused(void **state)
     int err = cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag));
     assert_int_equal(err, CW_EUNSUPPORTED);
     assert_null(f->st);
-    assert_non_null(strstr(f->diag, "schema version 99, newer than this program's 1"));
+    assert_non_null(strstr(f->diag, "schema version 99, newer than this program's 2"));
 }
 
 static void test_wrong_key_refused(void **state)
@@ -691,6 +696,68 @@ static void test_read_only_refuses_writes(void **state)
     assert_int_equal(count(f), 1);
 }
 
+// A database made by the version-1 program (the old migration list, v1 calls only) migrates to
+// version 2 in one transaction at the next open and keeps its data; a migration that fails
+// half-way leaves it at version 1 untouched.
+static void test_v1_database_migrates(void **state)
+{
+    fx_t *f = *state;
+    cw__schema_target = 1;
+    open_store(f);
+    int v = 0;
+    assert_int_equal(cw_store_schema_version(f->st, &v, NULL, 0), 0);
+    assert_int_equal(v, 1);
+    cw_store_traveller_t t, back;
+    make_traveller(&t, 90);
+    enrol_ok(f, &t);
+    uint64_t port, gate, txn;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &port, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "E1", CW_PROGRAMME_DOCUMENT_FREE, &gate, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_clearance_begin(f->st, gate, t.id, CW_PROGRAMME_DOCUMENT_FREE, NOW, &txn, NULL, 0),
+        0);
+    assert_int_equal(cw_store_clearance_step(f->st, txn, NOW + 1, "face_1n", "match", 0.8, NULL, 0),
+                     0);
+    assert_int_equal(cw_store_clearance_end(f->st, txn, NOW + 2, CW_CLEARANCE_CLEARED, NULL, 0), 0);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw__schema_target = CW_STORE_SCHEMA_VERSION;
+    // Version 1 has no api_key table: the check can fail.
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key"), -1);
+    // Read-only: the migration is needed and refused.
+    cw_store_config_t cfg = {.key = KEY_A, .read_only = 1};
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_EPERM);
+    assert_non_null(strstr(f->diag, "version 1 and needs migrating to 2"));
+    // A migration that fails after its first statement (the table it creates exists already)
+    // rolls back whole: the gate keeps its version-1 columns.
+    assert_int_equal(cw_test_db_raw(&H, f->target, "CREATE TABLE api_key (x BIGINT)", NULL, 0), 0);
+    cfg.read_only = 0;
+    assert_int_not_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), 0);
+    assert_null(f->st);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT version FROM schema_version"), 1);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(touchpoint) FROM gate"), -1);
+    assert_int_equal(cw_test_db_raw(&H, f->target, "DROP TABLE api_key", NULL, 0), 0);
+    // Now it migrates, and everything written by version 1 is there.
+    open_store(f);
+    assert_int_equal(cw_store_schema_version(f->st, &v, NULL, 0), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key"), 0);
+    assert_int_equal(cw_store_load(f->st, t.id, &back, f->diag, sizeof(f->diag)), 0);
+    assert_string_equal(back.name_latin, t.name_latin);
+    assert_int_equal(back.n_templates, 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT touchpoint FROM gate"), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT decision FROM clearance"),
+                     CW_CLEARANCE_CLEARED);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+    assert_int_equal(ar.entries, 2);
+    // Reopening finds nothing more to do.
+    open_store(f);
+    assert_int_equal(count(f), 1);
+}
+
 // ---- backend-specific faults ----
 
 static void test_sqlite_corrupt_and_locked(void **state)
@@ -974,6 +1041,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_key_rotation_resumable, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_clearance_transaction, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_v1_database_migrates, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
