@@ -696,6 +696,64 @@ static void test_read_only_refuses_writes(void **state)
     assert_int_equal(count(f), 1);
 }
 
+static void test_gates_by_code(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t lmc, hkg, e1, ft, id = 0;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &lmc, NULL, 0), 0);
+    assert_int_equal(cw_store_port_add(f->st, "HKG'--", "Airport", &hkg, NULL, 0), 0);
+    assert_int_equal(cw_store_gate_add(f->st, lmc, "E1", CW_PROGRAMME_DOCUMENT_FREE, &e1, NULL, 0),
+                     0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, hkg, EVIL_SHORT, CW_PROGRAMME_FLIGHT_TOKEN, &ft, NULL, 0), 0);
+    assert_int_equal(cw_store_port_find(f->st, "HKG'--", &id, NULL, 0), 0);
+    assert_int_equal(id, hkg);
+    assert_int_equal(cw_store_port_find(f->st, "hkg'--", &id, f->diag, sizeof(f->diag)), CW_ENOENT);
+    assert_int_equal(cw_store_port_find(f->st, "", &id, NULL, 0), CW_EINVAL);
+    cw_store_gate_t g;
+    assert_int_equal(cw_store_gate_find(f->st, "HKG'--", EVIL_SHORT, &g, f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(g.id, ft);
+    assert_int_equal(g.port, hkg);
+    assert_string_equal(g.port_code, "HKG'--");
+    assert_string_equal(g.code, EVIL_SHORT);
+    assert_int_equal(g.programme, CW_PROGRAMME_FLIGHT_TOKEN);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_NONE);
+    // The gate code belongs to its port: E1 is not a gate of the airport.
+    assert_int_equal(cw_store_gate_find(f->st, "HKG'--", "E1", &g, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_gate_find(f->st, "XXX", "E1", &g, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_gate_find(f->st, "LMC", "E1", &g, NULL, 0), 0);
+    assert_int_equal(g.id, e1);
+    // Touchpoints: only flight-token gates have one; unknown values and gates are refused.
+    assert_int_equal(
+        cw_store_gate_set_touchpoint(f->st, ft, CW_TOUCHPOINT_SECURITY, f->diag, sizeof(f->diag)),
+        0);
+    assert_int_equal(cw_store_gate_get(f->st, ft, &g, NULL, 0), 0);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_SECURITY);
+    assert_string_equal(g.code, EVIL_SHORT);
+    assert_int_equal(
+        cw_store_gate_set_touchpoint(f->st, e1, CW_TOUCHPOINT_SECURITY, f->diag, sizeof(f->diag)),
+        CW_EINVAL);
+    assert_non_null(strstr(f->diag, "not a flight-token gate"));
+    assert_int_equal(cw_store_gate_set_touchpoint(f->st, ft, 9, NULL, 0), CW_EINVAL);
+    assert_int_equal(cw_store_gate_set_touchpoint(f->st, ft + 99, 1, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_gate_get(f->st, ft, &g, NULL, 0), 0);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_SECURITY); // the refusals changed nothing
+    assert_int_equal(cw_store_gate_get(f->st, e1, &g, NULL, 0), 0);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_NONE);
+    assert_int_equal(cw_store_gate_get(f->st, ft + 99, &g, NULL, 0), CW_ENOENT);
+    assert_string_equal(cw_touchpoint_name(CW_TOUCHPOINT_BAG_DROP), "bag_drop");
+    assert_string_equal(cw_touchpoint_name((cw_touchpoint_t)7), "none");
+    assert_int_equal(cw_touchpoint_parse("boarding"), CW_TOUCHPOINT_BOARDING);
+    assert_int_equal(cw_touchpoint_parse("Boarding"), CW_TOUCHPOINT_NONE);
+    assert_int_equal(cw_touchpoint_parse(NULL), CW_TOUCHPOINT_NONE);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action = "
+                                        "'gate_touchpoint'"),
+                     1);
+}
+
 // A database made by the version-1 program (the old migration list, v1 calls only) migrates to
 // version 2 in one transaction at the next open and keeps its data; a migration that fails
 // half-way leaves it at version 1 untouched.
@@ -1042,6 +1100,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_clearance_transaction, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_v1_database_migrates, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_gates_by_code, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
