@@ -137,6 +137,9 @@ extern int cw__schema_target;
 int cw__check_text(const char *s, size_t cap, const char *what, int required, char *diag,
                    size_t diag_len);
 
+/* A TEXT (or NULL: "") result cell into dst; CW_ECORRUPT (dst "") if it does not fit in cap. */
+int cw__read_text(const cw__val_t *v, char *dst, size_t cap);
+
 /* Date to/from "YYYY-MM-DD". */
 void cw__date_format(const cw_date_t *d, char out[11]);
 

@@ -153,6 +153,28 @@ static uint64_t count(fx_t *f)
     return n;
 }
 
+static long long find_bytes(const char *path, const unsigned char *pat, size_t n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return -1;
+    }
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size + 1);
+    size_t got = fread(buf, 1, (size_t)size, fp);
+    fclose(fp);
+    long long at = -1;
+    for (size_t i = 0; i + n <= got && at < 0; i++) {
+        if (memcmp(buf + i, pat, n) == 0) {
+            at = (long long)i;
+        }
+    }
+    free(buf);
+    return at;
+}
+
 static void test_open_migrates_and_reopens(void **state)
 {
     fx_t *f = *state;
@@ -754,6 +776,133 @@ static void test_gates_by_code(void **state)
                      1);
 }
 
+static void test_apikeys(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t port, gate, admin_id, gate_id, clerk_id, id = 99;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &port, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "E1", CW_PROGRAMME_DOCUMENT_FREE, &gate, NULL, 0), 0);
+    char admin[CW_STORE_APIKEY_LEN], gk[CW_STORE_APIKEY_LEN], clerk[CW_STORE_APIKEY_LEN];
+    assert_int_equal(cw_store_apikey_add(f->st, CW_ROLE_ADMIN, 0, "ops laptop", NOW, "root", admin,
+                                         &admin_id, f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(strlen(admin), CW_STORE_APIKEY_LEN - 1);
+    assert_memory_equal(admin, "cwk_", 4);
+    assert_true(strspn(admin + 4,
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43);
+    assert_int_equal(cw_store_apikey_add(f->st, CW_ROLE_GATE, gate, EVIL, NOW + 1, "root", gk,
+                                         &gate_id, NULL, 0),
+                     0);
+    assert_int_equal(cw_store_apikey_add(f->st, CW_ROLE_CLERK, 0, NULL, NOW + 2, "root", clerk,
+                                         &clerk_id, NULL, 0),
+                     0);
+    assert_string_not_equal(admin, gk); // random: two keys differ
+    cw_store_apikey_t k;
+    assert_int_equal(cw_store_apikey_check(f->st, gk, &k, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(k.id, gate_id);
+    assert_int_equal(k.role, CW_ROLE_GATE);
+    assert_int_equal(k.gate, gate);
+    assert_string_equal(k.label, EVIL);
+    assert_int_equal(k.created_at, NOW + 1);
+    assert_int_equal(k.revoked_at, 0);
+    assert_int_equal(cw_store_apikey_check(f->st, admin, &k, NULL, 0), 0);
+    assert_int_equal(k.role, CW_ROLE_ADMIN);
+    assert_int_equal(k.gate, 0);
+    // Forged: well-formed but never issued; one character changed; not a key at all.
+    char forged[CW_STORE_APIKEY_LEN];
+    snprintf(forged, sizeof(forged), "cwk_%s", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_int_equal(cw_store_apikey_check(f->st, forged, &k, f->diag, sizeof(f->diag)), CW_ENOENT);
+    assert_int_equal(k.id, 0);
+    snprintf(forged, sizeof(forged), "%s", admin);
+    forged[20] = forged[20] == 'A' ? 'B' : 'A';
+    assert_int_equal(cw_store_apikey_check(f->st, forged, &k, NULL, 0), CW_ENOENT);
+    forged[20] = admin[20];
+    forged[46] = '\0'; // one character short
+    assert_int_equal(cw_store_apikey_check(f->st, forged, &k, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_apikey_check(f->st, "", &k, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_apikey_check(f->st, EVIL, &k, NULL, 0), CW_ENOENT);
+    // Revoked: refused with EPERM; revoking twice is fine and audited once.
+    assert_int_equal(cw_store_apikey_revoke(f->st, gate_id, NOW + 10, "root", NULL, 0), 0);
+    assert_int_equal(cw_store_apikey_check(f->st, gk, &k, f->diag, sizeof(f->diag)), CW_EPERM);
+    assert_non_null(strstr(f->diag, "revoked"));
+    assert_int_equal(k.role, 0);
+    assert_int_equal(cw_store_apikey_revoke(f->st, gate_id, NOW + 11, "root", NULL, 0), 0);
+    assert_int_equal(cw_store_apikey_revoke(f->st, clerk_id + 100, NOW, "root", NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(cw_store_apikey_check(f->st, admin, &k, NULL, 0), 0); // others unaffected
+    // Listing: oldest first, the total even when cap is smaller.
+    cw_store_apikey_t list[3];
+    size_t n = 0;
+    assert_int_equal(cw_store_apikey_list(f->st, list, 3, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(list[0].id, admin_id);
+    assert_string_equal(list[0].label, "ops laptop");
+    assert_int_equal(list[1].id, gate_id);
+    assert_int_equal(list[1].revoked_at, NOW + 10);
+    assert_int_equal(list[2].id, clerk_id);
+    assert_int_equal(list[2].role, CW_ROLE_CLERK);
+    assert_string_equal(list[2].label, "");
+    assert_int_equal(cw_store_apikey_list(f->st, list, 1, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(cw_store_apikey_list(f->st, NULL, 0, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    // Bad requests write nothing.
+    char bad[CW_STORE_APIKEY_LEN] = "x";
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_GATE, 0, "", NOW, "root", bad, &id, NULL, 0), CW_EINVAL);
+    assert_string_equal(bad, "");
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_OFFICER, gate, "", NOW, "root", bad, &id, NULL, 0),
+        CW_EINVAL);
+    assert_int_equal(
+        cw_store_apikey_add(f->st, (cw_role_t)9, 0, "", NOW, "root", bad, &id, NULL, 0), CW_EINVAL);
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_GATE, gate + 99, "", NOW, "root", bad, &id, NULL, 0),
+        CW_ENOENT);
+    char long_label[CW_STORE_LABEL_MAX + 1];
+    memset(long_label, 'L', CW_STORE_LABEL_MAX);
+    long_label[CW_STORE_LABEL_MAX] = '\0';
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_ADMIN, 0, long_label, NOW, "root", bad, &id, NULL, 0),
+        CW_EINVAL);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key"), 3);
+    // Only hashes are stored, and no key reaches the audit log (which names the actor).
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM audit_log WHERE detail LIKE '%%%s%%' OR subject LIKE '%%%s%%'",
+             admin + 4, admin + 4);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, sql), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE actor = 'root' AND "
+                                        "action IN ('apikey_add', 'apikey_revoke')"),
+                     4);
+    assert_int_equal(
+        cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key WHERE length(hash) = 32"),
+        3);
+    if (!H.pg) {
+        cw_store_close(f->st);
+        f->st = NULL;
+        char wal[600];
+        snprintf(wal, sizeof(wal), "%s-wal", f->target);
+        assert_true(find_bytes(f->target, (const unsigned char *)admin + 4, 43) < 0);
+        assert_true(find_bytes(wal, (const unsigned char *)admin + 4, 43) < 0);
+        open_store(f);
+    }
+    // The key still works after reopening (nothing lives only in the handle).
+    open_store(f);
+    assert_int_equal(cw_store_apikey_check(f->st, admin, &k, NULL, 0), 0);
+    assert_string_equal(cw_role_name(CW_ROLE_OFFICER), "officer");
+    assert_string_equal(cw_role_name((cw_role_t)0), "?");
+    assert_int_equal(cw_role_parse("clerk"), CW_ROLE_CLERK);
+    assert_int_equal(cw_role_parse("root"), 0);
+    assert_int_equal(cw_role_parse(NULL), 0);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+}
+
 // A database made by the version-1 program (the old migration list, v1 calls only) migrates to
 // version 2 in one transaction at the next open and keeps its data; a migration that fails
 // half-way leaves it at version 1 untouched.
@@ -903,28 +1052,6 @@ static void test_sqlite_key_file(void **state)
     unlink(key_file);
     cfg.no_key_file_create = 1;
     assert_int_equal(cw_store_open(f->target, &cfg, &f->st, NULL, 0), CW_ENOENT);
-}
-
-static long long find_bytes(const char *path, const unsigned char *pat, size_t n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        return -1;
-    }
-    fseek(fp, 0, SEEK_END);
-    long size = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)size + 1);
-    size_t got = fread(buf, 1, (size_t)size, fp);
-    fclose(fp);
-    long long at = -1;
-    for (size_t i = 0; i + n <= got && at < 0; i++) {
-        if (memcmp(buf + i, pat, n) == 0) {
-            at = (long long)i;
-        }
-    }
-    free(buf);
-    return at;
 }
 
 static void test_sqlite_purge_leaves_no_trace(void **state)
@@ -1101,6 +1228,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_v1_database_migrates, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_gates_by_code, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_apikeys, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
