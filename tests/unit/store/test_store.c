@@ -903,6 +903,155 @@ static void test_apikeys(void **state)
     assert_true(ar.intact);
 }
 
+static void test_signing_seed(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint8_t a[32], b[32], zero[32] = {0};
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM store_secret"), 1);
+    assert_int_equal(cw_store_signing_seed(f->st, a, f->diag, sizeof(f->diag)), 0);
+    assert_memory_not_equal(a, zero, 32);
+    assert_int_equal(cw_store_signing_seed(f->st, b, NULL, 0), 0);
+    assert_memory_equal(a, b, 32);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM store_secret"), 2);
+    // Another handle (another program) gets the same seed.
+    cw_store_t *other = NULL;
+    cw_store_config_t cfg = {.key = KEY_A};
+    assert_int_equal(cw_store_open(f->target, &cfg, &other, NULL, 0), 0);
+    memset(b, 0, sizeof(b));
+    assert_int_equal(cw_store_signing_seed(other, b, NULL, 0), 0);
+    assert_memory_equal(a, b, 32);
+    cw_store_close(other);
+    // Across a key rotation: re-sealed under the new key, the same value.
+    open_key(f, KEY_B "," KEY_A);
+    uint64_t done = 0, left = 1;
+    while (left > 0) {
+        assert_int_equal(cw_store_rekey_step(f->st, 100, &done, &left, NULL, 0), 0);
+    }
+    open_key(f, KEY_B);
+    memset(b, 0, sizeof(b));
+    assert_int_equal(cw_store_signing_seed(f->st, b, f->diag, sizeof(f->diag)), 0);
+    assert_memory_equal(a, b, 32);
+    // Sealed to its row: the store secret's ciphertext copied over it does not open.
+    assert_int_equal(cw_test_db_raw(&H, f->target,
+                                    "UPDATE store_secret SET value = (SELECT value FROM "
+                                    "store_secret WHERE id = 1) WHERE id = 2",
+                                    NULL, 0),
+                     0);
+    assert_int_equal(cw_store_signing_seed(f->st, b, f->diag, sizeof(f->diag)), CW_ECRYPTO);
+    assert_memory_equal(b, zero, 32); // nothing half-read is handed out
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action = "
+                                        "'signing_seed_create'"),
+                     1);
+}
+
+static void test_qr_tokens(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t;
+    make_traveller(&t, 91);
+    enrol_ok(f, &t);
+    uint64_t tok = 0, other = 0, id = 7;
+    assert_int_equal(
+        cw_store_token_add(f->st, t.id, NOW, NOW + 3600, "clerk", &tok, f->diag, sizeof(f->diag)),
+        0);
+    assert_int_equal(cw_store_token_add(f->st, t.id + 999, NOW, NOW + 3600, "clerk", &id, NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(id, 0);
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW, "clerk", &id, NULL, 0), CW_EINVAL);
+    cw_store_token_t tk;
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), 0);
+    assert_int_equal(tk.id, tok);
+    assert_int_equal(tk.traveller, t.id);
+    assert_int_equal(tk.issued_at, NOW);
+    assert_int_equal(tk.expires_at, NOW + 3600);
+    assert_int_equal(tk.revoked_at, 0);
+    assert_int_equal(tk.last_used_at, 0);
+    assert_int_equal(cw_store_token_get(f->st, tok + 999, &tk, NULL, 0), CW_ENOENT);
+    // Use, then anti-passback: refused inside the gap, allowed at its end.
+    int ok = -1;
+    const char *why = NULL;
+    assert_int_equal(
+        cw_store_token_use(f->st, tok, NOW + 10, 60, &ok, &why, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(ok, 1);
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 69, 60, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 0);
+    assert_string_equal(why, "reused");
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), 0);
+    assert_int_equal(tk.last_used_at, NOW + 10); // the refused use changed nothing
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 70, 60, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 1);
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), 0);
+    assert_int_equal(tk.last_used_at, NOW + 70);
+    // Expired: the instant of expiry is too late.
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 3600, 0, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 0);
+    assert_string_equal(why, "expired");
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 3599, 0, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 1);
+    // Revoked: refused even inside its validity; revoking twice is not an error.
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW + 3600, "clerk", &other, NULL, 0), 0);
+    assert_int_equal(cw_store_token_revoke(f->st, other, NOW + 5, "officer-2", NULL, 0), 0);
+    assert_int_equal(cw_store_token_revoke(f->st, other, NOW + 6, "officer-2", NULL, 0), 0);
+    assert_int_equal(cw_store_token_revoke(f->st, other + 999, NOW, "officer-2", NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(cw_store_token_get(f->st, other, &tk, NULL, 0), 0);
+    assert_int_equal(tk.revoked_at, NOW + 5);
+    assert_int_equal(cw_store_token_use(f->st, other, NOW + 100, 60, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 0);
+    assert_string_equal(why, "revoked");
+    assert_int_equal(cw_store_token_use(f->st, other + 999, NOW, 60, &ok, &why, NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(ok, 0);
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW, -1, &ok, &why, NULL, 0), CW_EINVAL);
+    // Four gates present one token at the same instant: exactly one passes.
+    uint64_t race = 0;
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW + 3600, "clerk", &race, NULL, 0), 0);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            close(go[1]);
+            cw_store_t *st = NULL;
+            cw_store_config_t cfg = {.key = KEY_A};
+            char c;
+            if (cw_store_open(f->target, &cfg, &st, NULL, 0) != 0 || read(go[0], &c, 1) != 0) {
+                _exit(1);
+            }
+            int kid_ok = 0;
+            const char *kid_why = NULL;
+            int err = cw_store_token_use(st, race, NOW + 200, 60, &kid_ok, &kid_why, NULL, 0);
+            cw_store_close(st);
+            _exit(err != 0 ? 2 : kid_ok ? 10 : strcmp(kid_why, "reused") == 0 ? 11 : 3);
+        }
+    }
+    close(go[0]);
+    close(go[1]); // every child reads end-of-file at once: go
+    int passed = 0, refused = 0;
+    for (int i = 0; i < 4; i++) {
+        int status = 0;
+        waitpid(kids[i], &status, 0);
+        assert_true(WIFEXITED(status));
+        passed += WEXITSTATUS(status) == 10;
+        refused += WEXITSTATUS(status) == 11;
+    }
+    assert_int_equal(passed, 1);
+    assert_int_equal(refused, 3);
+    // Issue, revocation and the successful uses are audited, the refusals are not.
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action IN "
+                                        "('token_issue', 'token_revoke', 'token_use')"),
+                     8);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+}
+
 // A database made by the version-1 program (the old migration list, v1 calls only) migrates to
 // version 2 in one transaction at the next open and keeps its data; a migration that fails
 // half-way leaves it at version 1 untouched.
@@ -1229,6 +1378,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_v1_database_migrates, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_gates_by_code, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_apikeys, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_signing_seed, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_qr_tokens, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
