@@ -1052,6 +1052,86 @@ static void test_qr_tokens(void **state)
     assert_true(ar.intact);
 }
 
+static void test_touchpoints(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t, u, plain;
+    flight_token_traveller(&t, 92, NOW + 7200, 1);
+    flight_token_traveller(&u, 93, NOW + 7200, 0);
+    make_traveller(&plain, 94);
+    enrol_ok(f, &t);
+    enrol_ok(f, &u);
+    enrol_ok(f, &plain);
+    uint64_t port, sec, board;
+    assert_int_equal(cw_store_port_add(f->st, "HKG", "Airport", &port, NULL, 0), 0);
+    assert_int_equal(cw_store_gate_add(f->st, port, "S1", CW_PROGRAMME_FLIGHT_TOKEN, &sec, NULL, 0),
+                     0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "B1", CW_PROGRAMME_FLIGHT_TOKEN, &board, NULL, 0), 0);
+    uint32_t mask = 99;
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0);
+    assert_int_equal(cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_BAG_DROP, sec, NOW,
+                                              f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_SECURITY, sec, NOW + 60, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_SECURITY, sec, NOW + 90, NULL, 0), 0);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, (1u << CW_TOUCHPOINT_BAG_DROP) | (1u << CW_TOUCHPOINT_SECURITY));
+    assert_int_equal(cw_store_touchpoint_passed(f->st, u.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0); // one traveller's passes are not another's
+    // Refusals write nothing: no flight token, unknown gate, traveller or touchpoint.
+    assert_int_equal(cw_store_touchpoint_pass(f->st, plain.id, CW_TOUCHPOINT_SECURITY, sec, NOW,
+                                              f->diag, sizeof(f->diag)),
+                     CW_ENOENT);
+    assert_non_null(strstr(f->diag, "no flight token"));
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_SECURITY, board + 99, NOW, NULL, 0),
+        CW_ENOENT);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id + 999, CW_TOUCHPOINT_SECURITY, sec, NOW, NULL, 0),
+        CW_ENOENT);
+    assert_int_equal(cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_NONE, sec, NOW, NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_store_touchpoint_pass(f->st, t.id, (cw_touchpoint_t)5, sec, NOW, NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM touchpoint_pass"), 3);
+    // Rebooked on another flight: the old booking's passes do not count.
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "UPDATE membership SET booking = 'NEW001' WHERE traveller = %llu AND programme = 4",
+             (unsigned long long)t.id);
+    assert_int_equal(cw_test_db_raw(&H, f->target, sql, NULL, 0), 0);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_BOARDING, board, NOW + 99, NULL, 0), 0);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 1u << CW_TOUCHPOINT_BOARDING);
+    // Retention: the passes go with the flight token (t keeps his record through contactless);
+    // u goes whole, with his QR token.
+    uint64_t tok = 0;
+    assert_int_equal(cw_store_token_add(f->st, u.id, NOW, NOW + 86400, "clerk", &tok, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, u.id, CW_TOUCHPOINT_SECURITY, sec, NOW, NULL, 0), 0);
+    cw_store_retention_t pol = {.flight_token_after = 3600};
+    cw_store_purge_report_t rep;
+    assert_int_equal(cw_store_purge(f->st, NOW + 7200 + 3600, &pol, 0, "retention", &rep, NULL, 0),
+                     0);
+    assert_int_equal(rep.n_items, 2);
+    cw_store_purge_report_free(&rep);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM touchpoint_pass"), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM qr_token"), 0);
+    assert_int_equal(count(f), 2);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0);
+    cw_store_token_t tk;
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), CW_ENOENT);
+}
+
 // A database made by the version-1 program (the old migration list, v1 calls only) migrates to
 // version 2 in one transaction at the next open and keeps its data; a migration that fails
 // half-way leaves it at version 1 untouched.
@@ -1380,6 +1460,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_apikeys, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_signing_seed, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_qr_tokens, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_touchpoints, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
