@@ -31,7 +31,7 @@ extern "C" {
 typedef struct cw_store cw_store_t;
 
 /* Schema version this program writes; a database with a higher one is refused. */
-enum { CW_STORE_SCHEMA_VERSION = 1 };
+enum { CW_STORE_SCHEMA_VERSION = 2 };
 
 /* Field limits in bytes, including the terminating NUL (text fields are UTF-8). */
 enum {

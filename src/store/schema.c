@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The store's schema and its migrations. Each migration moves the schema up one version inside
-// one transaction; the version lives in schema_version. A database whose version is above
+// The store's schema and its migrations. Each migration moves the schema up one version; all
+// that an open needs run inside one transaction, so a v1 database becomes v2 whole or not at
+// all. The version lives in schema_version. A database whose version is above
 // CW_STORE_SCHEMA_VERSION was written by a newer program and is refused rather than guessed at.
 // DDL is shared by both backends (BIGINT ids the store assigns, BLOB becomes BYTEA on
 // PostgreSQL) except the triggers that make the audit log append-only.
@@ -64,6 +65,39 @@ static const char *const v1_common[] = {
     NULL,
 };
 
+// Version 2: gates by code with their flight-token touchpoint, API keys (hashes only), QR tokens
+// issued to travellers, touchpoint passes, and clearance outcomes with the officers'
+// resolutions (the note sealed like the personal fields, hence clearance.key_id). The gate is
+// altered first so a failure further down shows the whole migration rolls back.
+static const char *const v2_common[] = {
+    "ALTER TABLE gate ADD COLUMN touchpoint BIGINT NOT NULL DEFAULT 0",
+    // hash = BLAKE2b-256 of the key text: the key itself is shown once and never stored.
+    "CREATE TABLE api_key (id BIGINT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, role BIGINT NOT "
+    "NULL, gate BIGINT REFERENCES gate(id), label TEXT NOT NULL, created_at BIGINT NOT NULL, "
+    "revoked_at BIGINT)",
+    "CREATE TABLE qr_token (id BIGINT PRIMARY KEY, traveller BIGINT NOT NULL REFERENCES "
+    "traveller(id) ON DELETE CASCADE, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, "
+    "revoked_at BIGINT, last_used_at BIGINT)",
+    "CREATE INDEX qr_token_traveller ON qr_token (traveller)",
+    // A pass belongs to the flight-token membership (and booking) it was made under: it goes
+    // when the membership ends, and a later booking does not inherit it.
+    "CREATE TABLE touchpoint_pass (id BIGINT PRIMARY KEY, traveller BIGINT NOT NULL REFERENCES "
+    "traveller(id) ON DELETE CASCADE, membership BIGINT NOT NULL REFERENCES membership(id) ON "
+    "DELETE CASCADE, booking TEXT NOT NULL, touchpoint BIGINT NOT NULL, gate BIGINT NOT NULL "
+    "REFERENCES gate(id), at BIGINT NOT NULL)",
+    "CREATE INDEX touchpoint_pass_membership ON touchpoint_pass (membership)",
+    "ALTER TABLE clearance ADD COLUMN reason TEXT",
+    "ALTER TABLE clearance ADD COLUMN resolved_at BIGINT",
+    "ALTER TABLE clearance ADD COLUMN outcome BIGINT",
+    "ALTER TABLE clearance ADD COLUMN resolved_by TEXT",
+    "ALTER TABLE clearance ADD COLUMN key_id BIGINT",
+    "ALTER TABLE clearance ADD COLUMN note BLOB",
+    "CREATE INDEX clearance_decision ON clearance (decision, id)",
+    "CREATE INDEX clearance_started ON clearance (started_at)",
+    "CREATE INDEX audit_log_subject ON audit_log (subject, seq)",
+    NULL,
+};
+
 static const char *const v1_sqlite[] = {
     "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, "
     "'audit log is append-only'); END",
@@ -87,13 +121,18 @@ typedef struct migration {
 
 static const migration_t migrations[] = {
     {1, v1_common, v1_sqlite, v1_pg},
+    {2, v2_common, NULL, NULL},
 };
+
+int cw__schema_target = CW_STORE_SCHEMA_VERSION;
 
 const cw__sealed_table_t cw__sealed_tables[] = {
     {"store_secret", {"value"}, 1},
     {"traveller", {"name_local", "name_latin", "birth", "nationality"}, 4},
     {"travel_document", {"number", "mrz"}, 2},
     {"biometric", {"data"}, 1},
+    // Rows without a note keep key_id NULL, which no rotation selects.
+    {"clearance", {"note"}, 1},
 };
 const int cw__n_sealed_tables = (int)(sizeof(cw__sealed_tables) / sizeof(cw__sealed_tables[0]));
 
@@ -162,15 +201,15 @@ int cw__schema_migrate(cw_store_t *st, int read_only, char *diag, size_t diag_le
                           "use a newer clearway",
                           version, CW_STORE_SCHEMA_VERSION);
     }
-    if (err == 0 && version < CW_STORE_SCHEMA_VERSION && read_only) {
+    if (err == 0 && version < cw__schema_target && read_only) {
         err = cw_diag_set(diag, diag_len, CW_EPERM,
                           "the database has schema version %d and needs migrating to %d, but it "
                           "is open read-only",
-                          version, CW_STORE_SCHEMA_VERSION);
+                          version, cw__schema_target);
     }
     for (size_t i = 0; err == 0 && i < sizeof(migrations) / sizeof(migrations[0]); i++) {
         const migration_t *m = &migrations[i];
-        if (m->version <= version) {
+        if (m->version <= version || m->version > cw__schema_target) {
             continue;
         }
         err = run_list(st, m->common, diag, diag_len);

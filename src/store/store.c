@@ -122,6 +122,19 @@ int cw__check_text(const char *s, size_t cap, const char *what, int required, ch
     return 0;
 }
 
+int cw__read_text(const cw__val_t *v, char *dst, size_t cap)
+{
+    dst[0] = '\0';
+    if (v->t == CW__V_NULL) {
+        return 0;
+    }
+    if (v->t != CW__V_TEXT || v->n >= cap) {
+        return CW_ECORRUPT;
+    }
+    memcpy(dst, v->p, v->n + 1);
+    return 0;
+}
+
 // ---- dates ----
 
 static int leap(int y)

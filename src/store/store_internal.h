@@ -127,12 +127,18 @@ int cw__next_ids(cw_store_t *st, uint64_t n, uint64_t *first, char *diag, size_t
 int cw__audit_append(cw_store_t *st, int64_t now, const char *actor, const char *action,
                      const char *subject, const char *detail, char *diag, size_t diag_len);
 
-/* Migrations (schema.c): bring the schema to CW_STORE_SCHEMA_VERSION. */
+/* Migrations (schema.c): bring the schema to cw__schema_target, all in one transaction. */
 int cw__schema_migrate(cw_store_t *st, int read_only, char *diag, size_t diag_len);
+/* The version opening migrates to: CW_STORE_SCHEMA_VERSION. Tests lower it to make a database
+ * of an older version with the old migration list, then raise it again to migrate that. */
+extern int cw__schema_target;
 
 /* Text field checks: NUL within cap and no control characters. */
 int cw__check_text(const char *s, size_t cap, const char *what, int required, char *diag,
                    size_t diag_len);
+
+/* A TEXT (or NULL: "") result cell into dst; CW_ECORRUPT (dst "") if it does not fit in cap. */
+int cw__read_text(const cw__val_t *v, char *dst, size_t cap);
 
 /* Date to/from "YYYY-MM-DD". */
 void cw__date_format(const cw_date_t *d, char out[11]);

@@ -27,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+// The version cw_store_open migrates to (store_internal.h): lowered to make a v1 database with
+// the old migration list.
+extern int cw__schema_target;
+
 static cw_test_db_t H;
 static int pg_unavailable;
 
@@ -45,6 +49,7 @@ typedef struct fx {
 
 static int fx_setup(void **state)
 {
+    cw__schema_target = CW_STORE_SCHEMA_VERSION; // a failed test may have left it lowered
     fx_t *f = calloc(1, sizeof(*f));
     if (f == NULL || cw_test_db_fresh(&H, f->target, sizeof(f->target)) != 0) {
         free(f);
@@ -148,6 +153,28 @@ static uint64_t count(fx_t *f)
     return n;
 }
 
+static long long find_bytes(const char *path, const unsigned char *pat, size_t n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return -1;
+    }
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size + 1);
+    size_t got = fread(buf, 1, (size_t)size, fp);
+    fclose(fp);
+    long long at = -1;
+    for (size_t i = 0; i + n <= got && at < 0; i++) {
+        if (memcmp(buf + i, pat, n) == 0) {
+            at = (long long)i;
+        }
+    }
+    free(buf);
+    return at;
+}
+
 static void test_open_migrates_and_reopens(void **state)
 {
     fx_t *f = *state;
@@ -172,7 +199,7 @@ static void test_newer_schema_refused(void **state)
     int err = cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag));
     assert_int_equal(err, CW_EUNSUPPORTED);
     assert_null(f->st);
-    assert_non_null(strstr(f->diag, "schema version 99, newer than this program's 1"));
+    assert_non_null(strstr(f->diag, "schema version 99, newer than this program's 2"));
 }
 
 static void test_wrong_key_refused(void **state)
@@ -691,6 +718,482 @@ static void test_read_only_refuses_writes(void **state)
     assert_int_equal(count(f), 1);
 }
 
+static void test_gates_by_code(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t lmc, hkg, e1, ft, id = 0;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &lmc, NULL, 0), 0);
+    assert_int_equal(cw_store_port_add(f->st, "HKG'--", "Airport", &hkg, NULL, 0), 0);
+    assert_int_equal(cw_store_gate_add(f->st, lmc, "E1", CW_PROGRAMME_DOCUMENT_FREE, &e1, NULL, 0),
+                     0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, hkg, EVIL_SHORT, CW_PROGRAMME_FLIGHT_TOKEN, &ft, NULL, 0), 0);
+    assert_int_equal(cw_store_port_find(f->st, "HKG'--", &id, NULL, 0), 0);
+    assert_int_equal(id, hkg);
+    assert_int_equal(cw_store_port_find(f->st, "hkg'--", &id, f->diag, sizeof(f->diag)), CW_ENOENT);
+    assert_int_equal(cw_store_port_find(f->st, "", &id, NULL, 0), CW_EINVAL);
+    cw_store_gate_t g;
+    assert_int_equal(cw_store_gate_find(f->st, "HKG'--", EVIL_SHORT, &g, f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(g.id, ft);
+    assert_int_equal(g.port, hkg);
+    assert_string_equal(g.port_code, "HKG'--");
+    assert_string_equal(g.code, EVIL_SHORT);
+    assert_int_equal(g.programme, CW_PROGRAMME_FLIGHT_TOKEN);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_NONE);
+    // The gate code belongs to its port: E1 is not a gate of the airport.
+    assert_int_equal(cw_store_gate_find(f->st, "HKG'--", "E1", &g, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_gate_find(f->st, "XXX", "E1", &g, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_gate_find(f->st, "LMC", "E1", &g, NULL, 0), 0);
+    assert_int_equal(g.id, e1);
+    // Touchpoints: only flight-token gates have one; unknown values and gates are refused.
+    assert_int_equal(
+        cw_store_gate_set_touchpoint(f->st, ft, CW_TOUCHPOINT_SECURITY, f->diag, sizeof(f->diag)),
+        0);
+    assert_int_equal(cw_store_gate_get(f->st, ft, &g, NULL, 0), 0);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_SECURITY);
+    assert_string_equal(g.code, EVIL_SHORT);
+    assert_int_equal(
+        cw_store_gate_set_touchpoint(f->st, e1, CW_TOUCHPOINT_SECURITY, f->diag, sizeof(f->diag)),
+        CW_EINVAL);
+    assert_non_null(strstr(f->diag, "not a flight-token gate"));
+    assert_int_equal(cw_store_gate_set_touchpoint(f->st, ft, 9, NULL, 0), CW_EINVAL);
+    assert_int_equal(cw_store_gate_set_touchpoint(f->st, ft + 99, 1, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_gate_get(f->st, ft, &g, NULL, 0), 0);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_SECURITY); // the refusals changed nothing
+    assert_int_equal(cw_store_gate_get(f->st, e1, &g, NULL, 0), 0);
+    assert_int_equal(g.touchpoint, CW_TOUCHPOINT_NONE);
+    assert_int_equal(cw_store_gate_get(f->st, ft + 99, &g, NULL, 0), CW_ENOENT);
+    assert_string_equal(cw_touchpoint_name(CW_TOUCHPOINT_BAG_DROP), "bag_drop");
+    assert_string_equal(cw_touchpoint_name((cw_touchpoint_t)7), "none");
+    assert_int_equal(cw_touchpoint_parse("boarding"), CW_TOUCHPOINT_BOARDING);
+    assert_int_equal(cw_touchpoint_parse("Boarding"), CW_TOUCHPOINT_NONE);
+    assert_int_equal(cw_touchpoint_parse(NULL), CW_TOUCHPOINT_NONE);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action = "
+                                        "'gate_touchpoint'"),
+                     1);
+}
+
+static void test_apikeys(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t port, gate, admin_id, gate_id, clerk_id, id = 99;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &port, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "E1", CW_PROGRAMME_DOCUMENT_FREE, &gate, NULL, 0), 0);
+    char admin[CW_STORE_APIKEY_LEN], gk[CW_STORE_APIKEY_LEN], clerk[CW_STORE_APIKEY_LEN];
+    assert_int_equal(cw_store_apikey_add(f->st, CW_ROLE_ADMIN, 0, "ops laptop", NOW, "root", admin,
+                                         &admin_id, f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(strlen(admin), CW_STORE_APIKEY_LEN - 1);
+    assert_memory_equal(admin, "cwk_", 4);
+    assert_true(strspn(admin + 4,
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43);
+    assert_int_equal(cw_store_apikey_add(f->st, CW_ROLE_GATE, gate, EVIL, NOW + 1, "root", gk,
+                                         &gate_id, NULL, 0),
+                     0);
+    assert_int_equal(cw_store_apikey_add(f->st, CW_ROLE_CLERK, 0, NULL, NOW + 2, "root", clerk,
+                                         &clerk_id, NULL, 0),
+                     0);
+    assert_string_not_equal(admin, gk); // random: two keys differ
+    cw_store_apikey_t k;
+    assert_int_equal(cw_store_apikey_check(f->st, gk, &k, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(k.id, gate_id);
+    assert_int_equal(k.role, CW_ROLE_GATE);
+    assert_int_equal(k.gate, gate);
+    assert_string_equal(k.label, EVIL);
+    assert_int_equal(k.created_at, NOW + 1);
+    assert_int_equal(k.revoked_at, 0);
+    assert_int_equal(cw_store_apikey_check(f->st, admin, &k, NULL, 0), 0);
+    assert_int_equal(k.role, CW_ROLE_ADMIN);
+    assert_int_equal(k.gate, 0);
+    // Forged: well-formed but never issued; one character changed; not a key at all.
+    char forged[CW_STORE_APIKEY_LEN];
+    snprintf(forged, sizeof(forged), "cwk_%s", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_int_equal(cw_store_apikey_check(f->st, forged, &k, f->diag, sizeof(f->diag)), CW_ENOENT);
+    assert_int_equal(k.id, 0);
+    snprintf(forged, sizeof(forged), "%s", admin);
+    forged[20] = forged[20] == 'A' ? 'B' : 'A';
+    assert_int_equal(cw_store_apikey_check(f->st, forged, &k, NULL, 0), CW_ENOENT);
+    forged[20] = admin[20];
+    forged[46] = '\0'; // one character short
+    assert_int_equal(cw_store_apikey_check(f->st, forged, &k, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_apikey_check(f->st, "", &k, NULL, 0), CW_ENOENT);
+    assert_int_equal(cw_store_apikey_check(f->st, EVIL, &k, NULL, 0), CW_ENOENT);
+    // Revoked: refused with EPERM; revoking twice is fine and audited once.
+    assert_int_equal(cw_store_apikey_revoke(f->st, gate_id, NOW + 10, "root", NULL, 0), 0);
+    assert_int_equal(cw_store_apikey_check(f->st, gk, &k, f->diag, sizeof(f->diag)), CW_EPERM);
+    assert_non_null(strstr(f->diag, "revoked"));
+    assert_int_equal(k.role, 0);
+    assert_int_equal(cw_store_apikey_revoke(f->st, gate_id, NOW + 11, "root", NULL, 0), 0);
+    assert_int_equal(cw_store_apikey_revoke(f->st, clerk_id + 100, NOW, "root", NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(cw_store_apikey_check(f->st, admin, &k, NULL, 0), 0); // others unaffected
+    // Listing: oldest first, the total even when cap is smaller.
+    cw_store_apikey_t list[3];
+    size_t n = 0;
+    assert_int_equal(cw_store_apikey_list(f->st, list, 3, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(list[0].id, admin_id);
+    assert_string_equal(list[0].label, "ops laptop");
+    assert_int_equal(list[1].id, gate_id);
+    assert_int_equal(list[1].revoked_at, NOW + 10);
+    assert_int_equal(list[2].id, clerk_id);
+    assert_int_equal(list[2].role, CW_ROLE_CLERK);
+    assert_string_equal(list[2].label, "");
+    assert_int_equal(cw_store_apikey_list(f->st, list, 1, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(cw_store_apikey_list(f->st, NULL, 0, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    // Bad requests write nothing.
+    char bad[CW_STORE_APIKEY_LEN] = "x";
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_GATE, 0, "", NOW, "root", bad, &id, NULL, 0), CW_EINVAL);
+    assert_string_equal(bad, "");
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_OFFICER, gate, "", NOW, "root", bad, &id, NULL, 0),
+        CW_EINVAL);
+    assert_int_equal(
+        cw_store_apikey_add(f->st, (cw_role_t)9, 0, "", NOW, "root", bad, &id, NULL, 0), CW_EINVAL);
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_GATE, gate + 99, "", NOW, "root", bad, &id, NULL, 0),
+        CW_ENOENT);
+    char long_label[CW_STORE_LABEL_MAX + 1];
+    memset(long_label, 'L', CW_STORE_LABEL_MAX);
+    long_label[CW_STORE_LABEL_MAX] = '\0';
+    assert_int_equal(
+        cw_store_apikey_add(f->st, CW_ROLE_ADMIN, 0, long_label, NOW, "root", bad, &id, NULL, 0),
+        CW_EINVAL);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key"), 3);
+    // Only hashes are stored, and no key reaches the audit log (which names the actor).
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM audit_log WHERE detail LIKE '%%%s%%' OR subject LIKE '%%%s%%'",
+             admin + 4, admin + 4);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, sql), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE actor = 'root' AND "
+                                        "action IN ('apikey_add', 'apikey_revoke')"),
+                     4);
+    assert_int_equal(
+        cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key WHERE length(hash) = 32"),
+        3);
+    if (!H.pg) {
+        cw_store_close(f->st);
+        f->st = NULL;
+        char wal[600];
+        snprintf(wal, sizeof(wal), "%s-wal", f->target);
+        assert_true(find_bytes(f->target, (const unsigned char *)admin + 4, 43) < 0);
+        assert_true(find_bytes(wal, (const unsigned char *)admin + 4, 43) < 0);
+        open_store(f);
+    }
+    // The key still works after reopening (nothing lives only in the handle).
+    open_store(f);
+    assert_int_equal(cw_store_apikey_check(f->st, admin, &k, NULL, 0), 0);
+    assert_string_equal(cw_role_name(CW_ROLE_OFFICER), "officer");
+    assert_string_equal(cw_role_name((cw_role_t)0), "?");
+    assert_int_equal(cw_role_parse("clerk"), CW_ROLE_CLERK);
+    assert_int_equal(cw_role_parse("root"), 0);
+    assert_int_equal(cw_role_parse(NULL), 0);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+}
+
+static void test_signing_seed(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint8_t a[32], b[32], zero[32] = {0};
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM store_secret"), 1);
+    assert_int_equal(cw_store_signing_seed(f->st, a, f->diag, sizeof(f->diag)), 0);
+    assert_memory_not_equal(a, zero, 32);
+    assert_int_equal(cw_store_signing_seed(f->st, b, NULL, 0), 0);
+    assert_memory_equal(a, b, 32);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM store_secret"), 2);
+    // Another handle (another program) gets the same seed.
+    cw_store_t *other = NULL;
+    cw_store_config_t cfg = {.key = KEY_A};
+    assert_int_equal(cw_store_open(f->target, &cfg, &other, NULL, 0), 0);
+    memset(b, 0, sizeof(b));
+    assert_int_equal(cw_store_signing_seed(other, b, NULL, 0), 0);
+    assert_memory_equal(a, b, 32);
+    cw_store_close(other);
+    // Across a key rotation: re-sealed under the new key, the same value.
+    open_key(f, KEY_B "," KEY_A);
+    uint64_t done = 0, left = 1;
+    while (left > 0) {
+        assert_int_equal(cw_store_rekey_step(f->st, 100, &done, &left, NULL, 0), 0);
+    }
+    open_key(f, KEY_B);
+    memset(b, 0, sizeof(b));
+    assert_int_equal(cw_store_signing_seed(f->st, b, f->diag, sizeof(f->diag)), 0);
+    assert_memory_equal(a, b, 32);
+    // Sealed to its row: the store secret's ciphertext copied over it does not open.
+    assert_int_equal(cw_test_db_raw(&H, f->target,
+                                    "UPDATE store_secret SET value = (SELECT value FROM "
+                                    "store_secret WHERE id = 1) WHERE id = 2",
+                                    NULL, 0),
+                     0);
+    assert_int_equal(cw_store_signing_seed(f->st, b, f->diag, sizeof(f->diag)), CW_ECRYPTO);
+    assert_memory_equal(b, zero, 32); // nothing half-read is handed out
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action = "
+                                        "'signing_seed_create'"),
+                     1);
+}
+
+static void test_qr_tokens(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t;
+    make_traveller(&t, 91);
+    enrol_ok(f, &t);
+    uint64_t tok = 0, other = 0, id = 7;
+    assert_int_equal(
+        cw_store_token_add(f->st, t.id, NOW, NOW + 3600, "clerk", &tok, f->diag, sizeof(f->diag)),
+        0);
+    assert_int_equal(cw_store_token_add(f->st, t.id + 999, NOW, NOW + 3600, "clerk", &id, NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(id, 0);
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW, "clerk", &id, NULL, 0), CW_EINVAL);
+    cw_store_token_t tk;
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), 0);
+    assert_int_equal(tk.id, tok);
+    assert_int_equal(tk.traveller, t.id);
+    assert_int_equal(tk.issued_at, NOW);
+    assert_int_equal(tk.expires_at, NOW + 3600);
+    assert_int_equal(tk.revoked_at, 0);
+    assert_int_equal(tk.last_used_at, 0);
+    assert_int_equal(cw_store_token_get(f->st, tok + 999, &tk, NULL, 0), CW_ENOENT);
+    // Use, then anti-passback: refused inside the gap, allowed at its end.
+    int ok = -1;
+    const char *why = NULL;
+    assert_int_equal(
+        cw_store_token_use(f->st, tok, NOW + 10, 60, &ok, &why, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(ok, 1);
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 69, 60, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 0);
+    assert_string_equal(why, "reused");
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), 0);
+    assert_int_equal(tk.last_used_at, NOW + 10); // the refused use changed nothing
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 70, 60, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 1);
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), 0);
+    assert_int_equal(tk.last_used_at, NOW + 70);
+    // Expired: the instant of expiry is too late.
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 3600, 0, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 0);
+    assert_string_equal(why, "expired");
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW + 3599, 0, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 1);
+    // Revoked: refused even inside its validity; revoking twice is not an error.
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW + 3600, "clerk", &other, NULL, 0), 0);
+    assert_int_equal(cw_store_token_revoke(f->st, other, NOW + 5, "officer-2", NULL, 0), 0);
+    assert_int_equal(cw_store_token_revoke(f->st, other, NOW + 6, "officer-2", NULL, 0), 0);
+    assert_int_equal(cw_store_token_revoke(f->st, other + 999, NOW, "officer-2", NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(cw_store_token_get(f->st, other, &tk, NULL, 0), 0);
+    assert_int_equal(tk.revoked_at, NOW + 5);
+    assert_int_equal(cw_store_token_use(f->st, other, NOW + 100, 60, &ok, &why, NULL, 0), 0);
+    assert_int_equal(ok, 0);
+    assert_string_equal(why, "revoked");
+    assert_int_equal(cw_store_token_use(f->st, other + 999, NOW, 60, &ok, &why, NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(ok, 0);
+    assert_int_equal(cw_store_token_use(f->st, tok, NOW, -1, &ok, &why, NULL, 0), CW_EINVAL);
+    // Four gates present one token at the same instant: exactly one passes.
+    uint64_t race = 0;
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW + 3600, "clerk", &race, NULL, 0), 0);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            close(go[1]);
+            cw_store_t *st = NULL;
+            cw_store_config_t cfg = {.key = KEY_A};
+            char c;
+            if (cw_store_open(f->target, &cfg, &st, NULL, 0) != 0 || read(go[0], &c, 1) != 0) {
+                _exit(1);
+            }
+            int kid_ok = 0;
+            const char *kid_why = NULL;
+            int err = cw_store_token_use(st, race, NOW + 200, 60, &kid_ok, &kid_why, NULL, 0);
+            cw_store_close(st);
+            _exit(err != 0 ? 2 : kid_ok ? 10 : strcmp(kid_why, "reused") == 0 ? 11 : 3);
+        }
+    }
+    close(go[0]);
+    close(go[1]); // every child reads end-of-file at once: go
+    int passed = 0, refused = 0;
+    for (int i = 0; i < 4; i++) {
+        int status = 0;
+        waitpid(kids[i], &status, 0);
+        assert_true(WIFEXITED(status));
+        passed += WEXITSTATUS(status) == 10;
+        refused += WEXITSTATUS(status) == 11;
+    }
+    assert_int_equal(passed, 1);
+    assert_int_equal(refused, 3);
+    // Issue, revocation and the successful uses are audited, the refusals are not.
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action IN "
+                                        "('token_issue', 'token_revoke', 'token_use')"),
+                     8);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+}
+
+static void test_touchpoints(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t, u, plain;
+    flight_token_traveller(&t, 92, NOW + 7200, 1);
+    flight_token_traveller(&u, 93, NOW + 7200, 0);
+    make_traveller(&plain, 94);
+    enrol_ok(f, &t);
+    enrol_ok(f, &u);
+    enrol_ok(f, &plain);
+    uint64_t port, sec, board;
+    assert_int_equal(cw_store_port_add(f->st, "HKG", "Airport", &port, NULL, 0), 0);
+    assert_int_equal(cw_store_gate_add(f->st, port, "S1", CW_PROGRAMME_FLIGHT_TOKEN, &sec, NULL, 0),
+                     0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "B1", CW_PROGRAMME_FLIGHT_TOKEN, &board, NULL, 0), 0);
+    uint32_t mask = 99;
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0);
+    assert_int_equal(cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_BAG_DROP, sec, NOW,
+                                              f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_SECURITY, sec, NOW + 60, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_SECURITY, sec, NOW + 90, NULL, 0), 0);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, (1u << CW_TOUCHPOINT_BAG_DROP) | (1u << CW_TOUCHPOINT_SECURITY));
+    assert_int_equal(cw_store_touchpoint_passed(f->st, u.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0); // one traveller's passes are not another's
+    // Refusals write nothing: no flight token, unknown gate, traveller or touchpoint.
+    assert_int_equal(cw_store_touchpoint_pass(f->st, plain.id, CW_TOUCHPOINT_SECURITY, sec, NOW,
+                                              f->diag, sizeof(f->diag)),
+                     CW_ENOENT);
+    assert_non_null(strstr(f->diag, "no flight token"));
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_SECURITY, board + 99, NOW, NULL, 0),
+        CW_ENOENT);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id + 999, CW_TOUCHPOINT_SECURITY, sec, NOW, NULL, 0),
+        CW_ENOENT);
+    assert_int_equal(cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_NONE, sec, NOW, NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_store_touchpoint_pass(f->st, t.id, (cw_touchpoint_t)5, sec, NOW, NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM touchpoint_pass"), 3);
+    // Rebooked on another flight: the old booking's passes do not count.
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "UPDATE membership SET booking = 'NEW001' WHERE traveller = %llu AND programme = 4",
+             (unsigned long long)t.id);
+    assert_int_equal(cw_test_db_raw(&H, f->target, sql, NULL, 0), 0);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_BOARDING, board, NOW + 99, NULL, 0), 0);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 1u << CW_TOUCHPOINT_BOARDING);
+    // Retention: the passes go with the flight token (t keeps his record through contactless);
+    // u goes whole, with his QR token.
+    uint64_t tok = 0;
+    assert_int_equal(cw_store_token_add(f->st, u.id, NOW, NOW + 86400, "clerk", &tok, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, u.id, CW_TOUCHPOINT_SECURITY, sec, NOW, NULL, 0), 0);
+    cw_store_retention_t pol = {.flight_token_after = 3600};
+    cw_store_purge_report_t rep;
+    assert_int_equal(cw_store_purge(f->st, NOW + 7200 + 3600, &pol, 0, "retention", &rep, NULL, 0),
+                     0);
+    assert_int_equal(rep.n_items, 2);
+    cw_store_purge_report_free(&rep);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM touchpoint_pass"), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM qr_token"), 0);
+    assert_int_equal(count(f), 2);
+    assert_int_equal(cw_store_touchpoint_passed(f->st, t.id, &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0);
+    cw_store_token_t tk;
+    assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), CW_ENOENT);
+}
+
+// A database made by the version-1 program (the old migration list, v1 calls only) migrates to
+// version 2 in one transaction at the next open and keeps its data; a migration that fails
+// half-way leaves it at version 1 untouched.
+static void test_v1_database_migrates(void **state)
+{
+    fx_t *f = *state;
+    cw__schema_target = 1;
+    open_store(f);
+    int v = 0;
+    assert_int_equal(cw_store_schema_version(f->st, &v, NULL, 0), 0);
+    assert_int_equal(v, 1);
+    cw_store_traveller_t t, back;
+    make_traveller(&t, 90);
+    enrol_ok(f, &t);
+    uint64_t port, gate, txn;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &port, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "E1", CW_PROGRAMME_DOCUMENT_FREE, &gate, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_clearance_begin(f->st, gate, t.id, CW_PROGRAMME_DOCUMENT_FREE, NOW, &txn, NULL, 0),
+        0);
+    assert_int_equal(cw_store_clearance_step(f->st, txn, NOW + 1, "face_1n", "match", 0.8, NULL, 0),
+                     0);
+    assert_int_equal(cw_store_clearance_end(f->st, txn, NOW + 2, CW_CLEARANCE_CLEARED, NULL, 0), 0);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw__schema_target = CW_STORE_SCHEMA_VERSION;
+    // Version 1 has no api_key table: the check can fail.
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key"), -1);
+    // Read-only: the migration is needed and refused.
+    cw_store_config_t cfg = {.key = KEY_A, .read_only = 1};
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_EPERM);
+    assert_non_null(strstr(f->diag, "version 1 and needs migrating to 2"));
+    // A migration that fails after its first statement (the table it creates exists already)
+    // rolls back whole: the gate keeps its version-1 columns.
+    assert_int_equal(cw_test_db_raw(&H, f->target, "CREATE TABLE api_key (x BIGINT)", NULL, 0), 0);
+    cfg.read_only = 0;
+    assert_int_not_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), 0);
+    assert_null(f->st);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT version FROM schema_version"), 1);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(touchpoint) FROM gate"), -1);
+    assert_int_equal(cw_test_db_raw(&H, f->target, "DROP TABLE api_key", NULL, 0), 0);
+    // Now it migrates, and everything written by version 1 is there.
+    open_store(f);
+    assert_int_equal(cw_store_schema_version(f->st, &v, NULL, 0), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key"), 0);
+    assert_int_equal(cw_store_load(f->st, t.id, &back, f->diag, sizeof(f->diag)), 0);
+    assert_string_equal(back.name_latin, t.name_latin);
+    assert_int_equal(back.n_templates, 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT touchpoint FROM gate"), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT decision FROM clearance"),
+                     CW_CLEARANCE_CLEARED);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+    assert_int_equal(ar.entries, 2);
+    // Reopening finds nothing more to do.
+    open_store(f);
+    assert_int_equal(count(f), 1);
+}
+
 // ---- backend-specific faults ----
 
 static void test_sqlite_corrupt_and_locked(void **state)
@@ -778,28 +1281,6 @@ static void test_sqlite_key_file(void **state)
     unlink(key_file);
     cfg.no_key_file_create = 1;
     assert_int_equal(cw_store_open(f->target, &cfg, &f->st, NULL, 0), CW_ENOENT);
-}
-
-static long long find_bytes(const char *path, const unsigned char *pat, size_t n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        return -1;
-    }
-    fseek(fp, 0, SEEK_END);
-    long size = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)size + 1);
-    size_t got = fread(buf, 1, (size_t)size, fp);
-    fclose(fp);
-    long long at = -1;
-    for (size_t i = 0; i + n <= got && at < 0; i++) {
-        if (memcmp(buf + i, pat, n) == 0) {
-            at = (long long)i;
-        }
-    }
-    free(buf);
-    return at;
 }
 
 static void test_sqlite_purge_leaves_no_trace(void **state)
@@ -974,6 +1455,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_key_rotation_resumable, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_clearance_transaction, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_v1_database_migrates, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_gates_by_code, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_apikeys, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_signing_seed, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_qr_tokens, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_touchpoints, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
