@@ -18,6 +18,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,6 +431,116 @@ static void test_allocation_failure_rolls_back(void **state)
     assert_int_equal(s.live_blocks, 0);
 }
 
+// Fail each allocation of op in turn: every failure is CW_ENOMEM, leaks nothing and leaves
+// the rows counted by sql as they were; returns how many failures were injected.
+typedef int (*alloc_op_fn)(fx_t *f, void *arg);
+
+static int fail_each_allocation(fx_t *f, alloc_op_fn op, void *arg, const char *sql)
+{
+    long long rows = sql != NULL ? cw_test_db_raw_int(&H, f->target, sql) : 0;
+    long long entries = cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM audit_log");
+    int failures = 0;
+    for (uint64_t nth = 1; nth < 500; nth++) {
+        cw_alloc_stats_t before, after;
+        cw_alloc_counting_stats(&before);
+        cw_alloc_fail_nth(nth);
+        int err = op(f, arg);
+        cw_alloc_fail_nth(0);
+        cw_alloc_counting_stats(&after);
+        assert_int_equal(after.live_blocks, before.live_blocks);
+        if (err == 0) {
+            return failures;
+        }
+        failures++;
+        if (err != CW_ENOMEM) {
+            fail_msg("allocation %llu: want CW_ENOMEM got %s (%s)", (unsigned long long)nth,
+                     cw_err_name(err), f->diag);
+        }
+        if (sql != NULL) {
+            assert_int_equal(cw_test_db_raw_int(&H, f->target, sql), rows);
+        }
+        assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM audit_log"),
+                         entries);
+    }
+    fail_msg("op never succeeded");
+    return failures;
+}
+
+typedef struct alloc_args {
+    uint64_t traveller, gate, txn, id;
+    char key[CW_STORE_APIKEY_LEN];
+    cw_store_clearance_t c;
+} alloc_args_t;
+
+static int op_resolve(fx_t *f, void *arg)
+{
+    alloc_args_t *a = arg;
+    return cw_store_referral_resolve(f->st, a->txn, NOW + 9, CW_CLEARANCE_REJECTED, "officer-1",
+                                     "a note", f->diag, sizeof(f->diag));
+}
+
+static int op_apikey(fx_t *f, void *arg)
+{
+    alloc_args_t *a = arg;
+    return cw_store_apikey_add(f->st, CW_ROLE_GATE, a->gate, "kiosk", NOW, "root", a->key, &a->id,
+                               f->diag, sizeof(f->diag));
+}
+
+static int op_token(fx_t *f, void *arg)
+{
+    alloc_args_t *a = arg;
+    return cw_store_token_add(f->st, a->traveller, NOW, NOW + 60, "clerk", &a->id, f->diag,
+                              sizeof(f->diag));
+}
+
+static int op_clearance_get(fx_t *f, void *arg)
+{
+    alloc_args_t *a = arg;
+    cw_store_clearance_step_t steps[2];
+    size_t n = 0;
+    return cw_store_clearance_get(f->st, a->txn, &a->c, steps, 2, &n, f->diag, sizeof(f->diag));
+}
+
+static void test_allocation_failure_schema2(void **state)
+{
+    fx_t *f = *state;
+    if (pg_unavailable) {
+        skip();
+    }
+    cw_alloc_counting_install();
+    open_store(f);
+    alloc_args_t a;
+    memset(&a, 0, sizeof(a));
+    cw_store_traveller_t t;
+    make_traveller(&t, 95);
+    a.traveller = enrol_ok(f, &t);
+    uint64_t port;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &port, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "E1", CW_PROGRAMME_DOCUMENT_FREE, &a.gate, NULL, 0), 0);
+    assert_int_equal(cw_store_clearance_begin(f->st, a.gate, 0, CW_PROGRAMME_DOCUMENT_FREE, NOW,
+                                              &a.txn, NULL, 0),
+                     0);
+    assert_int_equal(cw_store_clearance_step(f->st, a.txn, NOW, "face_1n", "none", 0.1, NULL, 0),
+                     0);
+    assert_int_equal(cw_store_clearance_finish(f->st, a.txn, NOW + 1, CW_CLEARANCE_REFERRED,
+                                               "NO_MATCH", 0, NULL, 0),
+                     0);
+    assert_true(
+        fail_each_allocation(f, op_resolve, &a,
+                             "SELECT count(*) FROM clearance WHERE resolved_at IS NOT NULL") > 2);
+    assert_true(fail_each_allocation(f, op_apikey, &a, "SELECT count(*) FROM api_key") > 2);
+    assert_true(fail_each_allocation(f, op_token, &a, "SELECT count(*) FROM qr_token") > 2);
+    assert_true(fail_each_allocation(f, op_clearance_get, &a, NULL) > 2);
+    assert_string_equal(a.c.note, "a note");
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw_alloc_stats_t s;
+    cw_alloc_counting_stats(&s);
+    cw_alloc_counting_uninstall();
+    assert_int_equal(s.live_blocks, 0);
+}
+
 static void test_moved_ciphertext_fails(void **state)
 {
     fx_t *f = *state;
@@ -623,6 +734,27 @@ static void test_purge_flight_tokens(void **state)
     assert_true(ar.intact);
 }
 
+// A port with one gate; a transaction begun at at and finished 5 s later.
+static void port_with_gate(fx_t *f, const char *code, cw_programme_t prog, uint64_t *gate)
+{
+    uint64_t port;
+    assert_int_equal(cw_store_port_add(f->st, code, "a port", &port, NULL, 0), 0);
+    assert_int_equal(cw_store_gate_add(f->st, port, "G1", prog, gate, NULL, 0), 0);
+}
+
+static uint64_t finished(fx_t *f, uint64_t gate, cw_programme_t prog, int64_t at,
+                         cw_clearance_decision_t d, const char *reason, uint64_t traveller)
+{
+    uint64_t txn = 0;
+    assert_int_equal(cw_store_clearance_begin(f->st, gate, 0, prog, at, &txn, NULL, 0), 0);
+    int err = cw_store_clearance_finish(f->st, txn, at + 5, d, reason, traveller, f->diag,
+                                        sizeof(f->diag));
+    if (err != 0) {
+        fail_msg("finish: %s: %s", cw_err_name(err), f->diag);
+    }
+    return txn;
+}
+
 static void test_key_rotation_resumable(void **state)
 {
     fx_t *f = *state;
@@ -632,6 +764,19 @@ static void test_key_rotation_resumable(void **state)
         make_traveller(&t, 30 + i);
         enrol_ok(f, &t);
     }
+    // Schema 2's sealed values: a resolution note and the signing seed (a referral without a
+    // resolution has no note and nothing to re-seal).
+    uint64_t gate, resolved, open_ref;
+    port_with_gate(f, "LMC", CW_PROGRAMME_DOCUMENT_FREE, &gate);
+    resolved =
+        finished(f, gate, CW_PROGRAMME_DOCUMENT_FREE, NOW, CW_CLEARANCE_REFERRED, "NO_MATCH", t.id);
+    open_ref = finished(f, gate, CW_PROGRAMME_DOCUMENT_FREE, NOW + 1, CW_CLEARANCE_REFERRED,
+                        "NO_MATCH", 0);
+    assert_int_equal(cw_store_referral_resolve(f->st, resolved, NOW + 9, CW_CLEARANCE_CLEARED,
+                                               "officer-1", "photo was old", NULL, 0),
+                     0);
+    uint8_t seed[32], seed_after[32];
+    assert_int_equal(cw_store_signing_seed(f->st, seed, NULL, 0), 0);
     // The new key first, the old one still loaded: a rotation in progress.
     open_key(f, KEY_B "," KEY_A);
     uint64_t done = 0, left = 0;
@@ -648,9 +793,17 @@ static void test_key_rotation_resumable(void **state)
         assert_true(done > 0);
         total += done;
     }
-    // 1 secret + 5 travellers + 10 documents + 10 templates.
-    assert_int_equal(total, 26);
+    // 2 secrets (store, signing seed) + 5 travellers + 10 documents + 10 templates + 1 note.
+    assert_int_equal(total, 28);
     open_key(f, KEY_B); // the old key is no longer needed
+    cw_store_clearance_t c;
+    size_t n_steps;
+    assert_int_equal(cw_store_clearance_get(f->st, resolved, &c, NULL, 0, &n_steps, NULL, 0), 0);
+    assert_string_equal(c.note, "photo was old");
+    assert_int_equal(cw_store_clearance_get(f->st, open_ref, &c, NULL, 0, &n_steps, NULL, 0), 0);
+    assert_string_equal(c.note, "");
+    assert_int_equal(cw_store_signing_seed(f->st, seed_after, NULL, 0), 0);
+    assert_memory_equal(seed, seed_after, 32);
     assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
     assert_string_equal(back.documents[1].mrz, t.documents[1].mrz);
     unsigned char buf[1024];
@@ -1132,6 +1285,266 @@ static void test_touchpoints(void **state)
     assert_int_equal(cw_store_token_get(f->st, tok, &tk, NULL, 0), CW_ENOENT);
 }
 
+static void test_clearance_outcomes_and_referrals(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t gate;
+    port_with_gate(f, "LMC", CW_PROGRAMME_DOCUMENT_FREE, &gate);
+    // A transaction with steps, finished with a reason and the traveller found.
+    uint64_t txn = 0;
+    assert_int_equal(
+        cw_store_clearance_begin(f->st, gate, 0, CW_PROGRAMME_DOCUMENT_FREE, NOW, &txn, NULL, 0),
+        0);
+    assert_int_equal(
+        cw_store_clearance_step(f->st, txn, NOW + 1, "face_1n", "match", 0.71, NULL, 0), 0);
+    assert_int_equal(cw_store_clearance_step(f->st, txn, NOW + 2, "confirm", "yes", NAN, NULL, 0),
+                     0);
+    // A result longer than the struct's field is cut at a character boundary (3-byte chars).
+    assert_int_equal(cw_store_clearance_step(f->st, txn, NOW + 3, "finger_1_1",
+                                             "指紋不符指紋不符指紋不符指紋不符", 0.1, NULL, 0),
+                     0);
+    assert_int_equal(cw_store_clearance_finish(f->st, txn, NOW + 4, CW_CLEARANCE_REFERRED,
+                                               "FINGER_MISMATCH", 4242, f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(
+        cw_store_clearance_finish(f->st, txn, NOW + 5, CW_CLEARANCE_CLEARED, "", 0, NULL, 0),
+        CW_ESTATE);
+    assert_int_equal(
+        cw_store_clearance_finish(f->st, txn + 999, NOW, CW_CLEARANCE_CLEARED, "", 0, NULL, 0),
+        CW_ENOENT);
+    assert_int_equal(cw_store_clearance_finish(f->st, txn, NOW, CW_CLEARANCE_OPEN, "", 0, NULL, 0),
+                     CW_EINVAL);
+    cw_store_clearance_t c;
+    cw_store_clearance_step_t steps[2];
+    size_t n = 0;
+    assert_int_equal(cw_store_clearance_get(f->st, txn, &c, steps, 2, &n, f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(n, 3); // the total, though only 2 fit
+    assert_int_equal(c.id, txn);
+    assert_int_equal(c.gate, gate);
+    assert_int_equal(c.traveller, 4242);
+    assert_int_equal(c.programme, CW_PROGRAMME_DOCUMENT_FREE);
+    assert_int_equal(c.started_at, NOW);
+    assert_int_equal(c.ended_at, NOW + 4);
+    assert_int_equal(c.decision, CW_CLEARANCE_REFERRED);
+    assert_string_equal(c.reason, "FINGER_MISMATCH");
+    assert_int_equal(c.resolved_at, 0);
+    assert_string_equal(c.note, "");
+    assert_int_equal(steps[0].at, NOW + 1);
+    assert_string_equal(steps[0].step, "face_1n");
+    assert_string_equal(steps[0].result, "match");
+    assert_true(steps[0].score > 0.7099 && steps[0].score < 0.7101);
+    assert_true(isnan(steps[1].score));
+    cw_store_clearance_step_t all[4];
+    assert_int_equal(cw_store_clearance_get(f->st, txn, &c, all, 4, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(all[2].result, "指紋不符指紋不符指紋"); // 30 of 48 bytes
+    assert_int_equal(cw_store_clearance_get(f->st, txn, &c, NULL, 0, &n, NULL, 0), 0);
+    assert_int_equal(cw_store_clearance_get(f->st, txn + 999, &c, NULL, 0, &n, NULL, 0), CW_ENOENT);
+    // The queue: referred ones newest first, paged by id, open ones only on request.
+    uint64_t cleared =
+        finished(f, gate, CW_PROGRAMME_DOCUMENT_FREE, NOW + 60, CW_CLEARANCE_CLEARED, "", 1);
+    uint64_t r2 = finished(f, gate, CW_PROGRAMME_DOCUMENT_FREE, NOW + 120, CW_CLEARANCE_REFERRED,
+                           "NO_MATCH", 0);
+    uint64_t r3 = finished(f, gate, CW_PROGRAMME_DOCUMENT_FREE, NOW + 180, CW_CLEARANCE_REFERRED,
+                           "AMBIGUOUS", 0);
+    cw_store_clearance_t q[8];
+    assert_int_equal(cw_store_referrals(f->st, 0, 0, q, 8, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(q[0].id, r3);
+    assert_int_equal(q[1].id, r2);
+    assert_int_equal(q[2].id, txn);
+    assert_string_equal(q[1].reason, "NO_MATCH");
+    assert_int_equal(cw_store_referrals(f->st, 0, 0, q, 2, &n, NULL, 0), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(cw_store_referrals(f->st, 0, q[1].id, q, 8, &n, NULL, 0), 0);
+    assert_int_equal(n, 1); // the next page
+    assert_int_equal(q[0].id, txn);
+    // Resolving: a note with metacharacters, sealed; then the queue of open ones shrinks.
+    assert_int_equal(cw_store_referral_resolve(f->st, r2, NOW + 300, CW_CLEARANCE_CLEARED,
+                                               "officer-7", EVIL " \"ok\" 檢查", f->diag,
+                                               sizeof(f->diag)),
+                     0);
+    assert_int_equal(cw_store_referral_resolve(f->st, r2, NOW + 301, CW_CLEARANCE_REJECTED,
+                                               "officer-8", "", f->diag, sizeof(f->diag)),
+                     CW_ESTATE);
+    assert_non_null(strstr(f->diag, "resolved already"));
+    assert_int_equal(cw_store_referral_resolve(f->st, cleared, NOW + 301, CW_CLEARANCE_REJECTED,
+                                               "officer-8", "", f->diag, sizeof(f->diag)),
+                     CW_ESTATE);
+    assert_non_null(strstr(f->diag, "not referred"));
+    assert_int_equal(cw_store_referral_resolve(f->st, r3, NOW + 301, CW_CLEARANCE_REFERRED,
+                                               "officer-8", "", NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_store_referral_resolve(f->st, r3 + 999, NOW + 301, CW_CLEARANCE_REJECTED,
+                                               "officer-8", "", NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(
+        cw_store_referral_resolve(f->st, r3, NOW + 301, CW_CLEARANCE_REJECTED, "", "", NULL, 0),
+        CW_EINVAL);
+    char long_note[CW_STORE_NOTE_MAX + 1];
+    memset(long_note, 'n', CW_STORE_NOTE_MAX);
+    long_note[CW_STORE_NOTE_MAX] = '\0';
+    assert_int_equal(cw_store_referral_resolve(f->st, r3, NOW + 301, CW_CLEARANCE_REJECTED,
+                                               "officer-8", long_note, NULL, 0),
+                     CW_ETOOBIG);
+    assert_int_equal(cw_store_clearance_get(f->st, r2, &c, NULL, 0, &n, NULL, 0), 0);
+    assert_int_equal(c.resolved_at, NOW + 300);
+    assert_int_equal(c.outcome, CW_CLEARANCE_CLEARED);
+    assert_string_equal(c.resolved_by, "officer-7");
+    assert_string_equal(c.note, EVIL " \"ok\" 檢查");
+    assert_int_equal(c.decision, CW_CLEARANCE_REFERRED); // the gate's decision stays
+    assert_int_equal(cw_store_clearance_get(f->st, r3, &c, NULL, 0, &n, NULL, 0), 0);
+    assert_int_equal(c.resolved_at, 0); // the refusals wrote nothing
+    assert_int_equal(cw_store_referrals(f->st, 1, 0, q, 8, &n, NULL, 0), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(q[0].id, r3);
+    assert_int_equal(q[1].id, txn);
+    assert_int_equal(cw_store_referrals(f->st, 0, 0, q, 8, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(q[1].note, EVIL " \"ok\" 檢查");
+    // The note is not stored in the clear, and its ciphertext moved to another row fails.
+    assert_int_equal(
+        cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM clearance WHERE note IS NOT NULL"),
+        1);
+    assert_int_equal(cw_store_referral_resolve(f->st, txn, NOW + 400, CW_CLEARANCE_REJECTED,
+                                               "officer-7", "second", NULL, 0),
+                     0);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "UPDATE clearance SET note = (SELECT note FROM clearance WHERE id = %llu) WHERE id = "
+             "%llu",
+             (unsigned long long)r2, (unsigned long long)txn);
+    assert_int_equal(cw_test_db_raw(&H, f->target, sql, NULL, 0), 0);
+    assert_int_equal(cw_store_clearance_get(f->st, txn, &c, NULL, 0, &n, f->diag, sizeof(f->diag)),
+                     CW_ECRYPTO);
+    assert_non_null(strstr(f->diag, "clearance.note"));
+    assert_int_equal(c.id, 0);
+    assert_int_equal(cw_store_referrals(f->st, 0, 0, q, 8, &n, NULL, 0), CW_ECRYPTO);
+    assert_int_equal(n, 0);
+    assert_int_equal(cw_store_clearance_get(f->st, r2, &c, NULL, 0, &n, NULL, 0), 0);
+    // Audited: four finishes (one per transaction) and two resolutions, by their officers.
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action = "
+                                        "'referral_resolve' AND actor = 'officer-7'"),
+                     2);
+    assert_int_equal(
+        cw_test_db_raw_int(&H, f->target,
+                           "SELECT count(*) FROM audit_log WHERE action = 'clearance'"),
+        4);
+}
+
+typedef struct report_acc {
+    cw_store_report_row_t rows[16];
+    int n, stop_after;
+} report_acc_t;
+
+static int report_collect(void *ctx, const cw_store_report_row_t *row)
+{
+    report_acc_t *a = ctx;
+    if (a->n < 16) {
+        a->rows[a->n] = *row;
+    }
+    a->n++;
+    return a->stop_after > 0 && a->n >= a->stop_after ? 42 : 0;
+}
+
+static void test_report_by_local_day(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t lmc, hkg;
+    port_with_gate(f, "LMC", CW_PROGRAMME_DOCUMENT_FREE, &lmc);
+    port_with_gate(f, "HKG", CW_PROGRAMME_FLIGHT_TOKEN, &hkg);
+    // Local midnight (UTC+8) of 2026-01-02 is 2026-01-01T16:00:00Z = NOW + 16 h.
+    const int64_t midnight = NOW + 16 * 3600;
+    finished(f, lmc, CW_PROGRAMME_DOCUMENT_FREE, midnight - 3600, CW_CLEARANCE_CLEARED, "", 1);
+    finished(f, lmc, CW_PROGRAMME_DOCUMENT_FREE, midnight - 1 - 5, CW_CLEARANCE_CLEARED, "", 2);
+    finished(f, lmc, CW_PROGRAMME_DOCUMENT_FREE, midnight - 1, CW_CLEARANCE_REFERRED, "NO_MATCH",
+             0);
+    finished(f, lmc, CW_PROGRAMME_DOCUMENT_FREE, midnight, CW_CLEARANCE_CLEARED, "", 3);
+    finished(f, lmc, CW_PROGRAMME_DOCUMENT_FREE, midnight + 60, CW_CLEARANCE_REFERRED, "NO_MATCH",
+             0);
+    finished(f, lmc, CW_PROGRAMME_DOCUMENT_FREE, midnight + 120, CW_CLEARANCE_REFERRED, "AMBIGUOUS",
+             0);
+    finished(f, hkg, CW_PROGRAMME_FLIGHT_TOKEN, midnight + 180, CW_CLEARANCE_REJECTED,
+             "TOKEN_EXPIRED", 0);
+    uint64_t open_txn;
+    assert_int_equal(cw_store_clearance_begin(f->st, lmc, 0, CW_PROGRAMME_DOCUMENT_FREE,
+                                              midnight + 200, &open_txn, NULL, 0),
+                     0);
+    finished(f, lmc, CW_PROGRAMME_DOCUMENT_FREE, midnight + 86400, CW_CLEARANCE_CLEARED, "", 4);
+    report_acc_t a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_report_each(f->st, NOW, midnight + 86400, NULL, report_collect, &a,
+                                          f->diag, sizeof(f->diag)),
+                     0);
+    // Ordered by day, port, programme, decision, reason; the open one counts as OPEN.
+    assert_int_equal(a.n, 7);
+    const struct {
+        int day;
+        const char *port;
+        cw_clearance_decision_t d;
+        const char *reason;
+        uint64_t count;
+    } want[] = {
+        {1, "LMC", CW_CLEARANCE_CLEARED, "", 2},
+        {1, "LMC", CW_CLEARANCE_REFERRED, "NO_MATCH", 1},
+        {2, "HKG", CW_CLEARANCE_REJECTED, "TOKEN_EXPIRED", 1},
+        {2, "LMC", CW_CLEARANCE_OPEN, "", 1},
+        {2, "LMC", CW_CLEARANCE_CLEARED, "", 1},
+        {2, "LMC", CW_CLEARANCE_REFERRED, "AMBIGUOUS", 1},
+        {2, "LMC", CW_CLEARANCE_REFERRED, "NO_MATCH", 1},
+    };
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(a.rows[i].day.year, 2026);
+        assert_int_equal(a.rows[i].day.month, 1);
+        assert_int_equal(a.rows[i].day.day, want[i].day);
+        assert_string_equal(a.rows[i].port, want[i].port);
+        assert_int_equal(a.rows[i].decision, want[i].d);
+        assert_string_equal(a.rows[i].reason, want[i].reason);
+        assert_int_equal(a.rows[i].count, want[i].count);
+    }
+    assert_int_equal(a.rows[2].programme, CW_PROGRAMME_FLIGHT_TOKEN);
+    // One port; a window that starts at local midnight; an empty window; stopping early.
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        cw_store_report_each(f->st, midnight, midnight + 86401, "HKG", report_collect, &a, NULL, 0),
+        0);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.rows[0].port, "HKG");
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        cw_store_report_each(f->st, midnight, midnight + 86401, "LMC", report_collect, &a, NULL, 0),
+        0);
+    assert_int_equal(a.n, 5);
+    assert_int_equal(a.rows[4].day.day, 3);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        cw_store_report_each(f->st, midnight, midnight, NULL, report_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(
+        cw_store_report_each(f->st, NOW, midnight, "'; --", report_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 0);
+    a.stop_after = 2;
+    assert_int_equal(
+        cw_store_report_each(f->st, NOW, midnight + 86401, NULL, report_collect, &a, NULL, 0), 42);
+    assert_int_equal(a.n, 2);
+    // Before 1970 the day still starts at local midnight (floor, not truncation, on both).
+    uint64_t old_txn;
+    assert_int_equal(cw_store_clearance_begin(f->st, hkg, 0, CW_PROGRAMME_FLIGHT_TOKEN,
+                                              -8 * 3600 - 1, &old_txn, NULL, 0),
+                     0);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_report_each(f->st, -86400 * 2, 0, NULL, report_collect, &a, NULL, 0),
+                     0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.rows[0].day.year, 1969);
+    assert_int_equal(a.rows[0].day.month, 12);
+    assert_int_equal(a.rows[0].day.day, 31);
+}
+
 // A database made by the version-1 program (the old migration list, v1 calls only) migrates to
 // version 2 in one transaction at the next open and keeps its data; a migration that fails
 // half-way leaves it at version 1 untouched.
@@ -1446,6 +1859,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bad_input_rejected, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_document_rejected, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failure_rolls_back, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_allocation_failure_schema2, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_moved_ciphertext_fails, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain_finds_edit, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain_finds_deletion, fx_setup, fx_teardown),
@@ -1461,6 +1875,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_signing_seed, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_qr_tokens, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_touchpoints, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_clearance_outcomes_and_referrals, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_report_by_local_day, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
