@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Images: decoding of untrusted JPEG and PNG bytes into 8-bit RGB or grayscale pixels, with
- * caps on dimensions and pixel count, EXIF orientation applied, and the geometric operations
- * the face and fingerprint pipelines share (resize, affine warp into a float tensor, crop).
+ * Images: decoding of untrusted JPEG, PNG and JPEG 2000 bytes into 8-bit RGB or grayscale
+ * pixels, with caps on dimensions and pixel count, EXIF orientation applied, and the geometric
+ * operations the face and fingerprint pipelines share (resize, affine warp into a float tensor,
+ * crop).
  * Shared by the face and finger modules, so it is a module of its own.
  *
  * Ownership: a cw_image_t owns its pixels; free with cw_image_free (pixels are wiped first,
@@ -37,11 +38,13 @@ typedef struct cw_image_limits {
 } cw_image_limits_t;
 
 /*
- * cw_image_decode: decode JPEG or PNG bytes (format sniffed from the signature) into *out,
- * converted to `want` channels (CW_IMAGE_RGB: grayscale is expanded, CMYK/YCCK JPEGs converted,
- * alpha dropped, 16-bit reduced to 8; CW_IMAGE_GRAY: luma), and rotated/flipped upright per
- * the JPEG EXIF Orientation tag. limits may be NULL for the defaults.
- * Returns 0, or CW_EINVAL (bad arguments), CW_EUNSUPPORTED (not JPEG/PNG), CW_EFORMAT
+ * cw_image_decode: decode JPEG, PNG or JPEG 2000 (JP2 file or J2K codestream) bytes (format
+ * sniffed from the signature) into *out, converted to `want` channels (CW_IMAGE_RGB: grayscale
+ * is expanded, CMYK/YCCK JPEGs and sYCC JPEG 2000 converted, PNG alpha dropped, up to 16 bits
+ * reduced to 8; CW_IMAGE_GRAY: luma), and rotated/flipped upright per the JPEG EXIF Orientation
+ * tag. JPEG 2000 images must be gray or RGB without subsampling (else CW_EUNSUPPORTED).
+ * limits may be NULL for the defaults.
+ * Returns 0, or CW_EINVAL (bad arguments), CW_EUNSUPPORTED (another format), CW_EFORMAT
  * (corrupt or truncated data), CW_ETOOBIG (dimensions over the caps), CW_ENOMEM. On error *out
  * is zeroed and nothing is allocated. Never crashes, whatever the bytes.
  */

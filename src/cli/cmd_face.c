@@ -27,7 +27,7 @@ const cw_cli_command_t cw_cmd_face = {
     "compare  the similarity of the subjects of two photos, the threshold and the decision\n"
     "quality  capture-quality measures of the subject, a verdict and an instruction\n"
     "\n"
-    "Images: JPEG or PNG (EXIF orientation honoured; at most 8192 px a side, 40 Mpx).\n"
+    "Images: JPEG, PNG or JPEG 2000 (EXIF orientation honoured; at most 8192 px a side, 40 Mpx).\n"
     "\n"
     "Options:\n"
     "  --json              one JSON object on stdout instead of text\n"

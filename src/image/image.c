@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The image module's front door: argument and cap checks, format sniffing by signature and
-// dispatch to the JPEG or PNG decoder, EXIF orientation, reading files, the lifetime of
-// cw_image_t (pixels are personal data, so they are wiped before they are freed) and the PNG
-// writer tools use to show people what the pipeline saw.
+// dispatch to the JPEG, PNG or JPEG 2000 (JP2 file or J2K codestream) decoder, EXIF orientation,
+// reading files, the lifetime of cw_image_t (pixels are personal data, so they are wiped before
+// they are freed) and the PNG writer tools use to show people what the pipeline saw.
 #include "clearway/image.h"
 #include "clearway/alloc.h"
 #include "clearway/err.h"
@@ -20,6 +20,9 @@
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 static const uint8_t jpeg_signature[3] = {0xff, 0xd8, 0xff};
+static const uint8_t jp2_signature[12] = {0,   0,   0,    0x0c, 'j',  'P',
+                                          ' ', ' ', 0x0d, 0x0a, 0x87, 0x0a};
+static const uint8_t j2k_signature[4] = {0xff, 0x4f, 0xff, 0x51}; // SOC, then SIZ
 
 int cw__image_within_caps(const cw__image_caps_t *caps, long long width, long long height)
 {
@@ -141,11 +144,17 @@ int cw_image_decode(const uint8_t *buf, size_t len, cw_image_format_t want,
         rc = cw__decode_jpeg(buf, len, (int)want, &caps, out, &orientation, diag, diag_len);
     } else if (len >= sizeof(png_signature) && prefix_matches(buf, len, png_signature, 8)) {
         rc = cw__decode_png(buf, len, (int)want, &caps, out, diag, diag_len);
+    } else if ((len >= sizeof(jp2_signature) && prefix_matches(buf, len, jp2_signature, 12)) ||
+               (len >= sizeof(j2k_signature) && prefix_matches(buf, len, j2k_signature, 4))) {
+        rc = cw__decode_jp2(buf, len, (int)want, &caps, out, diag, diag_len);
     } else if (prefix_matches(buf, len, jpeg_signature, 3) ||
-               prefix_matches(buf, len, png_signature, 8)) {
+               prefix_matches(buf, len, png_signature, 8) ||
+               prefix_matches(buf, len, jp2_signature, 12) ||
+               prefix_matches(buf, len, j2k_signature, 4)) {
         return cw_diag_set(diag, diag_len, CW_EFORMAT, "image: truncated signature");
     } else {
-        return cw_diag_set(diag, diag_len, CW_EUNSUPPORTED, "image: neither JPEG nor PNG");
+        return cw_diag_set(diag, diag_len, CW_EUNSUPPORTED,
+                           "image: neither JPEG, PNG nor JPEG 2000");
     }
     if (rc != 0) {
         memset(out, 0, sizeof(*out));

@@ -46,6 +46,9 @@ int cw__decode_jpeg(const uint8_t *buf, size_t len, int want, const cw__image_ca
                     cw_image_t *out, int *orientation, char *diag, size_t diag_len);
 int cw__decode_png(const uint8_t *buf, size_t len, int want, const cw__image_caps_t *caps,
                    cw_image_t *out, char *diag, size_t diag_len);
+/* JPEG 2000: a JP2 file or a raw J2K codestream (told apart by the signature). */
+int cw__decode_jp2(const uint8_t *buf, size_t len, int want, const cw__image_caps_t *caps,
+                   cw_image_t *out, char *diag, size_t diag_len);
 
 /*
  * The Orientation tag (1..8) of a TIFF structure (an EXIF APP1 payload after "Exif\0\0"); 1 when

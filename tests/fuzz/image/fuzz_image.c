@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fuzz target for image decoding (JPEG, PNG, EXIF): whatever the bytes, cw_image_decode in both
-// output modes returns 0 with a well-formed image inside the caps, or an error with nothing
+// Fuzz target for image decoding (JPEG, PNG, EXIF, JPEG 2000): whatever the bytes, cw_image_decode
+// in both output modes returns 0 with a well-formed image inside the caps, or an error with nothing
 // allocated; a decoded image is also resized, to run the sampling code on odd shapes.
 #include "clearway/image.h"
 
