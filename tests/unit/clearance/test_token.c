@@ -85,16 +85,17 @@ static size_t unb64(const char *s, size_t n, uint8_t *out)
     return o;
 }
 
-static void b64(const uint8_t *raw, size_t n, char *out)
+static void b64(const uint8_t *raw, size_t n, char *out, size_t cap)
 {
-    sodium_bin2base64(out, 4 * n / 3 + 4, raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    assert_true(cap >= sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
+    sodium_bin2base64(out, cap, raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 // A text with any raw bytes, signed or not.
 static void text_of(const uint8_t raw[RAW_LEN], char text[TEXT_LEN + 1])
 {
     memcpy(text, "CW1.", 4);
-    b64(raw, RAW_LEN, text + 4);
+    b64(raw, RAW_LEN, text + 4, TEXT_LEN + 1 - 4);
 }
 
 // ---- keys and round trips ----------------------------------------------------------------------
