@@ -5,11 +5,15 @@
 // field length-prefixed. Every CHECKPOINT_EVERY entries the chain head is copied to
 // audit_checkpoint, and audit_head always holds the last one, so that cutting the tail off
 // the log is found as well as editing it. Without the key a forger cannot recompute the chain.
+// Entries are read back in order, all or one subject's (a traveller's or a transaction's
+// timeline), for the service's audit view.
 #include "store_internal.h"
 
 #include "clearway/alloc.h"
 #include "clearway/err.h"
 
+#include <stdint.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -205,4 +209,60 @@ int cw_store_audit_verify(cw_store_t *st, cw_audit_report_t *out, char *diag, si
     cw__rows_free(&cp);
     cw__rows_free(&head);
     return err;
+}
+
+int cw_store_audit_each(cw_store_t *st, const char *subject, uint64_t after, cw_store_audit_fn fn,
+                        void *ctx, char *diag, size_t diag_len)
+{
+    if (st == NULL || fn == NULL) {
+        return cw_diag_set(diag, diag_len, CW_EINVAL, "missing argument");
+    }
+    int err = 0;
+    if (subject != NULL) {
+        err = cw__check_text(subject, AUDIT_TEXT_MAX, "subject", 0, diag, diag_len);
+    }
+    if (err != 0 || after >= (uint64_t)INT64_MAX) {
+        return err;
+    }
+    // In batches, so a long log is never read into memory whole.
+    int64_t next = (int64_t)after;
+    for (;;) {
+        cw__val_t p[3] = {cw__int(next), cw__text(subject), cw__int(VERIFY_BATCH)};
+        if (subject == NULL) {
+            p[1] = p[2];
+        }
+        cw__rows_t r;
+        err = subject != NULL ? cw__exec(st,
+                                         "SELECT seq, at, actor, action, subject, detail FROM "
+                                         "audit_log WHERE seq > ? AND subject = ? ORDER BY seq "
+                                         "LIMIT ?",
+                                         p, 3, &r, NULL, diag, diag_len)
+                              : cw__exec(st,
+                                         "SELECT seq, at, actor, action, subject, detail FROM "
+                                         "audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                                         p, 2, &r, NULL, diag, diag_len);
+        if (err != 0) {
+            return err;
+        }
+        for (size_t i = 0; err == 0 && i < r.n_rows; i++) {
+            const char *text[4];
+            for (int k = 0; k < 4; k++) {
+                const cw__val_t *v = cw__cell(&r, i, 2 + (size_t)k);
+                text[k] = v->t == CW__V_TEXT ? v->p : "";
+            }
+            cw_store_audit_entry_t e = {(uint64_t)cw__cell(&r, i, 0)->i,
+                                        cw__cell(&r, i, 1)->i,
+                                        text[0],
+                                        text[1],
+                                        text[2],
+                                        text[3]};
+            err = fn(ctx, &e);
+            next = cw__cell(&r, i, 0)->i;
+        }
+        size_t got = r.n_rows;
+        cw__rows_free(&r);
+        if (err != 0 || got < VERIFY_BATCH) {
+            return err;
+        }
+    }
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Traveller records: enrolment (everything validated first, then written in one transaction
 // with its audit entry), loading and decrypting a record, finding a document's holder by its
-// blind index, reading a template, and withdrawing consent (which deletes the templates of that
-// modality in the same transaction).
+// blind index, reading a template, withdrawing consent (which deletes the templates of that
+// modality in the same transaction), walking the templates of a programme's members (to fill
+// its gallery), and deleting a traveller with everything he gave.
 #include "store_internal.h"
 
 #include "clearway/alloc.h"
@@ -833,6 +834,123 @@ int cw_store_template_each(cw_store_t *st, cw_modality_t modality, cw_store_temp
             t.len = len;
             err = fn(ctx, (uint64_t)cw__cell(&r, i, 1)->i, &t, pt, len);
             cw_free_wipe(pt, len + 1);
+        }
+    }
+    cw__rows_free(&r);
+    return err;
+}
+
+// Columns of the template and of the membership it came with, in this order.
+#define MEMBER_TEMPLATE_COLUMNS                                                                    \
+    "SELECT b.id, b.traveller, b.model_id, b.model_version, b.quality, b.captured_at, b.device, "  \
+    "b.data, m.programme, m.enrolled_at, m.expires_at, m.booking, m.flight, m.departure_at, "      \
+    "m.area FROM biometric b JOIN membership m ON m.traveller = b.traveller WHERE b.modality = ? "
+
+int cw_store_template_each_in(cw_store_t *st, cw_modality_t modality, cw_programme_t programme,
+                              cw_store_member_template_fn fn, void *ctx, char *diag,
+                              size_t diag_len)
+{
+    if (st == NULL || fn == NULL) {
+        return cw_diag_set(diag, diag_len, CW_EINVAL, "missing argument");
+    }
+    if (programme != 0 &&
+        (programme < CW_PROGRAMME_DOCUMENT_FREE || programme > CW_PROGRAMME_CLOSED_AREA)) {
+        return cw_diag_set(diag, diag_len, CW_EINVAL, "unknown programme %d", (int)programme);
+    }
+    cw__rows_t r;
+    cw__val_t p[2] = {cw__int(modality), cw__int(programme)};
+    // Any programme: each template once, with the traveller's first membership.
+    int err = programme != 0
+                  ? cw__exec(st, MEMBER_TEMPLATE_COLUMNS "AND m.programme = ? ORDER BY b.id", p, 2,
+                             &r, NULL, diag, diag_len)
+                  : cw__exec(st,
+                             MEMBER_TEMPLATE_COLUMNS "AND m.id = (SELECT min(id) FROM membership "
+                                                     "WHERE traveller = b.traveller) ORDER BY b.id",
+                             p, 1, &r, NULL, diag, diag_len);
+    if (err != 0) {
+        return err;
+    }
+    for (size_t i = 0; err == 0 && i < r.n_rows; i++) {
+        cw_store_template_t t;
+        cw_store_membership_t m;
+        memset(&t, 0, sizeof(t));
+        memset(&m, 0, sizeof(m));
+        t.id = (uint64_t)cw__cell(&r, i, 0)->i;
+        t.modality = modality;
+        t.model_id = (uint32_t)cw__cell(&r, i, 2)->i;
+        t.model_version = (uint32_t)cw__cell(&r, i, 3)->i;
+        t.quality = (float)cw__cell(&r, i, 4)->r;
+        t.captured_at = cw__cell(&r, i, 5)->i;
+        copy_text(t.device, sizeof(t.device), cw__cell(&r, i, 6));
+        m.programme = (cw_programme_t)cw__cell(&r, i, 8)->i;
+        m.enrolled_at = cw__cell(&r, i, 9)->i;
+        m.expires_at = cw__cell(&r, i, 10)->i;
+        copy_text(m.booking, sizeof(m.booking), cw__cell(&r, i, 11));
+        copy_text(m.flight, sizeof(m.flight), cw__cell(&r, i, 12));
+        m.departure_at = cw__cell(&r, i, 13)->i;
+        copy_text(m.area, sizeof(m.area), cw__cell(&r, i, 14));
+        const cw__val_t *v = cw__cell(&r, i, 7);
+        unsigned char *pt = NULL;
+        size_t len = 0;
+        err = cw__open(&st->ring, "biometric.data", t.id, v->p, v->n, &pt, &len, diag, diag_len);
+        if (err == 0) {
+            t.len = len;
+            err = fn(ctx, (uint64_t)cw__cell(&r, i, 1)->i, &m, &t, pt, len);
+            cw_free_wipe(pt, len + 1);
+        }
+    }
+    cw__rows_free(&r);
+    return err;
+}
+
+int cw_store_traveller_delete(cw_store_t *st, uint64_t id, int64_t now, const char *actor,
+                              uint64_t *removed, size_t cap, size_t *n_removed, char *diag,
+                              size_t diag_len)
+{
+    if (st == NULL || n_removed == NULL || (removed == NULL && cap > 0)) {
+        return cw_diag_set(diag, diag_len, CW_EINVAL, "missing argument");
+    }
+    *n_removed = 0;
+    int err = cw__begin(st, diag, diag_len);
+    if (err != 0) {
+        return err;
+    }
+    cw__val_t p = cw__int((int64_t)id);
+    cw__rows_t r;
+    err = cw__exec(st, "SELECT id FROM biometric WHERE traveller = ? ORDER BY id", &p, 1, &r, NULL,
+                   diag, diag_len);
+    if (err == 0 && r.n_rows > cap) {
+        err = cw_diag_set(diag, diag_len, CW_EOVERFLOW, "%zu templates to remove, room for %zu",
+                          r.n_rows, cap);
+    }
+    int64_t changed = 0;
+    if (err == 0) {
+        // Documents, endorsements, memberships, consents, templates, QR tokens and touchpoint
+        // passes cascade; clearances keep the id as history.
+        err = cw__exec(st, "DELETE FROM traveller WHERE id = ?", &p, 1, NULL, &changed, diag,
+                       diag_len);
+    }
+    if (err == 0 && changed == 0) {
+        err = cw_diag_set(diag, diag_len, CW_ENOENT, "no traveller %llu", (unsigned long long)id);
+    }
+    if (err == 0) {
+        char subject[32], detail[48];
+        snprintf(subject, sizeof(subject), "traveller:%llu", (unsigned long long)id);
+        snprintf(detail, sizeof(detail), "templates_deleted=%zu", r.n_rows);
+        err = cw__audit_append(st, now, actor, "traveller_delete", subject, detail, diag, diag_len);
+    }
+    if (err == 0) {
+        err = cw__commit(st, diag, diag_len);
+    } else {
+        cw__rollback(st);
+    }
+    if (err == 0) {
+        for (size_t i = 0; i < r.n_rows; i++) {
+            removed[i] = (uint64_t)cw__cell(&r, i, 0)->i;
+        }
+        *n_removed = r.n_rows;
+        if (st->ops->scrub != NULL) {
+            (void)st->ops->scrub(st->conn, NULL, 0); // best effort: readers may hold the WAL
         }
     }
     cw__rows_free(&r);

@@ -501,6 +501,36 @@ static int op_clearance_get(fx_t *f, void *arg)
     return cw_store_clearance_get(f->st, a->txn, &a->c, steps, 2, &n, f->diag, sizeof(f->diag));
 }
 
+static int count_template(void *ctx, uint64_t traveller, const cw_store_membership_t *m,
+                          const cw_store_template_t *t, const void *data, size_t len)
+{
+    (void)traveller;
+    (void)m;
+    (void)t;
+    (void)data;
+    (void)len;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int op_each_in(fx_t *f, void *arg)
+{
+    (void)arg;
+    int n = 0;
+    int err = cw_store_template_each_in(f->st, CW_MODALITY_FACE, CW_PROGRAMME_DOCUMENT_FREE,
+                                        count_template, &n, f->diag, sizeof(f->diag));
+    return err == 0 && n != 1 ? CW_EINTERNAL : err;
+}
+
+static int op_delete(fx_t *f, void *arg)
+{
+    alloc_args_t *a = arg;
+    uint64_t removed[4];
+    size_t n = 0;
+    return cw_store_traveller_delete(f->st, a->traveller, NOW + 9, "officer-1", removed, 4, &n,
+                                     f->diag, sizeof(f->diag));
+}
+
 static void test_allocation_failure_schema2(void **state)
 {
     fx_t *f = *state;
@@ -533,6 +563,9 @@ static void test_allocation_failure_schema2(void **state)
     assert_true(fail_each_allocation(f, op_token, &a, "SELECT count(*) FROM qr_token") > 2);
     assert_true(fail_each_allocation(f, op_clearance_get, &a, NULL) > 2);
     assert_string_equal(a.c.note, "a note");
+    assert_true(fail_each_allocation(f, op_each_in, &a, NULL) > 2);
+    assert_true(fail_each_allocation(f, op_delete, &a, "SELECT count(*) FROM traveller") > 2);
+    assert_int_equal(count(f), 0);
     cw_store_close(f->st);
     f->st = NULL;
     cw_alloc_stats_t s;
@@ -1545,6 +1578,238 @@ static void test_report_by_local_day(void **state)
     assert_int_equal(a.rows[0].day.day, 31);
 }
 
+typedef struct audit_acc {
+    int n, stop_after;
+    uint64_t seq[8];
+    char action[8][32];
+    char subject[8][32];
+} audit_acc_t;
+
+static int audit_collect(void *ctx, const cw_store_audit_entry_t *e)
+{
+    audit_acc_t *a = ctx;
+    if (a->n < 8) {
+        a->seq[a->n] = e->seq;
+        snprintf(a->action[a->n], sizeof(a->action[0]), "%s", e->action);
+        snprintf(a->subject[a->n], sizeof(a->subject[0]), "%s", e->subject);
+    }
+    a->n++;
+    return a->stop_after > 0 && a->n >= a->stop_after ? 7 : 0;
+}
+
+static void test_audit_each(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t;
+    make_traveller(&t, 96);
+    enrol_ok(f, &t);
+    char subject[32];
+    snprintf(subject, sizeof(subject), "traveller:%llu", (unsigned long long)t.id);
+    uint64_t tok;
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW + 60, "clerk", &tok, NULL, 0), 0);
+    for (int i = 0; i < 600; i++) { // more than one batch of the walk
+        assert_int_equal(cw_store_audit_append(f->st, NOW + i, "app", "tick", EVIL, "", NULL, 0),
+                         0);
+    }
+    uint64_t removed[4];
+    size_t n;
+    assert_int_equal(cw_store_consent_withdraw(f->st, t.id, CW_MODALITY_FINGERPRINT, NOW + 700,
+                                               "traveller", removed, 4, &n, NULL, 0),
+                     0);
+    audit_acc_t a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        cw_store_audit_each(f->st, subject, 0, audit_collect, &a, f->diag, sizeof(f->diag)), 0);
+    assert_int_equal(a.n, 3); // the traveller's timeline, in order
+    assert_string_equal(a.action[0], "enrol");
+    assert_string_equal(a.action[1], "token_issue");
+    assert_string_equal(a.action[2], "consent_withdraw");
+    assert_int_equal(a.seq[2], 603);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_audit_each(f->st, subject, 2, audit_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.seq[0], 603);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_audit_each(f->st, EVIL, 0, audit_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 600);
+    assert_string_equal(a.subject[0], EVIL);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_audit_each(f->st, NULL, 0, audit_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 603);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_audit_each(f->st, NULL, 600, audit_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(a.seq[0], 601);
+    memset(&a, 0, sizeof(a));
+    a.stop_after = 2;
+    assert_int_equal(cw_store_audit_each(f->st, NULL, 0, audit_collect, &a, NULL, 0), 7);
+    assert_int_equal(a.n, 2);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_audit_each(f->st, "nobody", 0, audit_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 0);
+}
+
+typedef struct member_acc {
+    int n;
+    uint64_t traveller[8], template_id[8];
+    cw_programme_t programme[8];
+    int64_t departure[8];
+    size_t len[8];
+    int bytes_ok;
+} member_acc_t;
+
+static int member_collect(void *ctx, uint64_t traveller, const cw_store_membership_t *m,
+                          const cw_store_template_t *t, const void *data, size_t len)
+{
+    member_acc_t *a = ctx;
+    if (a->n < 8) {
+        a->traveller[a->n] = traveller;
+        a->template_id[a->n] = t->id;
+        a->programme[a->n] = m->programme;
+        a->departure[a->n] = m->departure_at;
+        a->len[a->n] = len;
+    }
+    a->bytes_ok +=
+        t->len == len && len == sizeof(face_bytes) && ((const unsigned char *)data)[1] == 7;
+    a->n++;
+    return 0;
+}
+
+static void test_template_each_in(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t both, flight, review, none;
+    flight_token_traveller(&both, 0, NOW + 3600, 1); // flight token and contactless
+    flight_token_traveller(&flight, 0, NOW + 7200, 0);
+    snprintf(flight.documents[0].number, sizeof(flight.documents[0].number), "F1");
+    snprintf(flight.documents[1].number, sizeof(flight.documents[1].number), "F2");
+    make_traveller(&review, 0); // document-free and contactless, under review
+    snprintf(review.documents[0].number, sizeof(review.documents[0].number), "R1");
+    snprintf(review.documents[1].number, sizeof(review.documents[1].number), "R2");
+    review.status = CW_STORE_REVIEW;
+    make_traveller(&none, 0);
+    snprintf(none.documents[0].number, sizeof(none.documents[0].number), "N1");
+    snprintf(none.documents[1].number, sizeof(none.documents[1].number), "N2");
+    none.n_memberships = 0;
+    enrol_ok(f, &both);
+    enrol_ok(f, &flight);
+    enrol_ok(f, &review);
+    enrol_ok(f, &none);
+    member_acc_t a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_template_each_in(f->st, CW_MODALITY_FACE, CW_PROGRAMME_FLIGHT_TOKEN,
+                                               member_collect, &a, f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.traveller[0], both.id);
+    assert_int_equal(a.template_id[0], both.templates[0].id);
+    assert_int_equal(a.departure[0], NOW + 3600);
+    assert_int_equal(a.traveller[1], flight.id);
+    assert_int_equal(a.departure[1], NOW + 7200);
+    assert_int_equal(a.programme[1], CW_PROGRAMME_FLIGHT_TOKEN);
+    assert_int_equal(a.bytes_ok, 2);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_template_each_in(f->st, CW_MODALITY_FACE, CW_PROGRAMME_CONTACTLESS,
+                                               member_collect, &a, NULL, 0),
+                     0);
+    assert_int_equal(a.n, 2); // the record under review too
+    assert_int_equal(a.traveller[0], both.id);
+    assert_int_equal(a.traveller[1], review.id);
+    assert_int_equal(a.programme[1], CW_PROGRAMME_CONTACTLESS);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        cw_store_template_each_in(f->st, CW_MODALITY_FINGERPRINT, 0, member_collect, &a, NULL, 0),
+        0);
+    assert_int_equal(a.n, 3); // each member's template once; the non-member's not at all
+    assert_int_equal(a.traveller[0], both.id);
+    assert_int_equal(a.programme[0], CW_PROGRAMME_FLIGHT_TOKEN);
+    assert_int_equal(a.len[0], sizeof(finger_bytes));
+    assert_int_equal(a.traveller[2], review.id);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_template_each_in(f->st, CW_MODALITY_FACE, CW_PROGRAMME_CLOSED_AREA,
+                                               member_collect, &a, NULL, 0),
+                     0);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(cw_store_template_each_in(f->st, CW_MODALITY_FACE, (cw_programme_t)9,
+                                               member_collect, &a, NULL, 0),
+                     CW_EINVAL);
+    // A template moved to another row fails to open here too.
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "UPDATE biometric SET data = (SELECT data FROM biometric WHERE id = %llu) WHERE id "
+             "= %llu",
+             (unsigned long long)both.templates[0].id, (unsigned long long)flight.templates[0].id);
+    assert_int_equal(cw_test_db_raw(&H, f->target, sql, NULL, 0), 0);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_template_each_in(f->st, CW_MODALITY_FACE, CW_PROGRAMME_FLIGHT_TOKEN,
+                                               member_collect, &a, NULL, 0),
+                     CW_ECRYPTO);
+    assert_int_equal(a.n, 1);
+}
+
+static void test_traveller_delete(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    cw_store_traveller_t t, other, back;
+    flight_token_traveller(&t, 97, NOW + 3600, 1);
+    make_traveller(&other, 98);
+    enrol_ok(f, &t);
+    enrol_ok(f, &other);
+    uint64_t port, gate, tok, txn;
+    assert_int_equal(cw_store_port_add(f->st, "HKG", "Airport", &port, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "S1", CW_PROGRAMME_FLIGHT_TOKEN, &gate, NULL, 0), 0);
+    assert_int_equal(cw_store_token_add(f->st, t.id, NOW, NOW + 60, "clerk", &tok, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_touchpoint_pass(f->st, t.id, CW_TOUCHPOINT_SECURITY, gate, NOW, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_clearance_begin(f->st, gate, t.id, CW_PROGRAMME_FLIGHT_TOKEN, NOW, &txn, NULL, 0),
+        0);
+    uint64_t removed[4] = {0};
+    size_t n = 9;
+    // Too little room: nothing happens.
+    assert_int_equal(cw_store_traveller_delete(f->st, t.id, NOW + 10, "officer-3", removed, 1, &n,
+                                               f->diag, sizeof(f->diag)),
+                     CW_EOVERFLOW);
+    assert_int_equal(n, 0);
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), 0);
+    assert_int_equal(cw_store_traveller_delete(f->st, t.id + 999, NOW + 10, "officer-3", removed, 4,
+                                               &n, NULL, 0),
+                     CW_ENOENT);
+    assert_int_equal(cw_store_traveller_delete(f->st, t.id, NOW + 10, "officer-3", removed, 4, &n,
+                                               f->diag, sizeof(f->diag)),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(removed[0], t.templates[0].id);
+    assert_int_equal(removed[1], t.templates[1].id);
+    assert_int_equal(cw_store_load(f->st, t.id, &back, NULL, 0), CW_ENOENT);
+    assert_int_equal(
+        cw_store_traveller_delete(f->st, t.id, NOW + 11, "officer-3", removed, 4, &n, NULL, 0),
+        CW_ENOENT);
+    // Everything he gave went with him; the other traveller and the clearance history stay.
+    assert_int_equal(cw_store_load(f->st, other.id, &back, NULL, 0), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM travel_document"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM membership"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM consent"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM biometric"), 2);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM qr_token"), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM touchpoint_pass"), 0);
+    cw_store_clearance_t c;
+    size_t n_steps;
+    assert_int_equal(cw_store_clearance_get(f->st, txn, &c, NULL, 0, &n_steps, NULL, 0), 0);
+    assert_int_equal(c.traveller, t.id);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT count(*) FROM audit_log WHERE action = "
+                                        "'traveller_delete' AND actor = 'officer-3'"),
+                     1);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+}
+
 // A database made by the version-1 program (the old migration list, v1 calls only) migrates to
 // version 2 in one transaction at the next open and keeps its data; a migration that fails
 // half-way leaves it at version 1 untouched.
@@ -1878,6 +2143,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_clearance_outcomes_and_referrals, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_report_by_local_day, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_each, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_template_each_in, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_traveller_delete, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_corrupt_and_locked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_key_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_purge_leaves_no_trace, fx_setup, fx_teardown),
