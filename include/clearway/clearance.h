@@ -223,7 +223,7 @@ typedef struct cw_clearance cw_clearance_t;
 typedef struct cw_clearance_config {
     const char *store;                  /* SQLite path or postgresql:// URL */
     const cw_store_config_t *store_cfg; /* may be NULL */
-    cw_face_config_t face;              /* deps_dir required; load_pad if any pad_max > 0 */
+    cw_face_config_t face; /* deps_dir required; load_pad if any pad_max > 0; min_face 0: 64 */
     cw_clearance_policy_t policy[CW_PROGRAMME_CLOSED_AREA + 1]; /* index by programme; zeroed
                                                    entries take cw_clearance_policy_default */
     int workers;        /* concurrent steps (one face session and store handle each; 0: 2) */

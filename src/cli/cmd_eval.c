@@ -26,6 +26,18 @@ const cw_cli_command_t cw_cmd_eval = {
     "Usage: clearway eval face --root DIR --pairs FILE [options]\n"
     "       clearway eval finger DIR [--det OUT.svg] [--scores OUT] [--threads N] [--dpi N]\n"
     "                                [--json]\n"
+    "       clearway eval lookalike [--root DIR] [--pairs N] [--distractors N] [--work DIR]\n"
+    "                               [--threads N]\n"
+    "\n"
+    "eval lookalike: the field's worst case through the real clearance service. The N (100)\n"
+    "highest-scoring impostor pairs of DIR (default $CLEARWAY_DATA/faces/lfw-dev, photos that\n"
+    "pass the gate's capture checks): one person is enrolled among everyone else of DIR (one\n"
+    "photo each) and the other is presented at a document-free gate (its gallery also holds\n"
+    "--distractors synthetic templates from a Gaussian fitted to DIR's embeddings, default\n"
+    "100000; the inside check uses the impostor's own, never-enrolled fingerprint) and at a\n"
+    "closed-area gate (face 1:N alone). Prints each pair's outcome and the counts; exits 1 if a\n"
+    "lookalike ever opens the document-free rear gate. Work files (a SQLite store, the\n"
+    "distractor snapshot) go to --work (default build/lookalike).\n"
     "\n"
     "eval finger: DIR holds FVC-style images FFF_I.tif (or .png), finger FFF, impression I.\n"
     "Every image is extracted (progress on stderr) and every pair compared. FVC protocol:\n"
@@ -811,6 +823,9 @@ static int run_eval(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "finger") == 0) {
         return cw_cli_eval_finger(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "lookalike") == 0) {
+        return cw_cli_eval_lookalike(argc, argv);
     }
     eval_opts_t o;
     int rc = parse_eval(argc, argv, &o);

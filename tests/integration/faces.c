@@ -7,6 +7,7 @@
 #include <stdio.h> // before jpeglib.h, which uses FILE
 
 #include <jpeglib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,19 @@ int cw_it_face_jpeg(cw_it_faces_t *f, int i, double scale, int side, uint8_t **j
     return rc;
 }
 
+// The crop encoded as it is sent, then decoded again.
+static int as_sent(cw_it_faces_t *f, int i, double scale, int side, cw_image_t *out)
+{
+    uint8_t *jpeg = NULL;
+    size_t n = 0;
+    int rc = cw_it_face_jpeg(f, i, scale, side, &jpeg, &n);
+    if (rc == 0) {
+        rc = cw_image_decode(jpeg, n, CW_IMAGE_RGB, NULL, out, NULL, 0) == 0 ? 0 : -1;
+    }
+    free(jpeg);
+    return rc;
+}
+
 int cw_it_enrol_jpeg(cw_it_faces_t *f, int i, uint8_t **jpeg, size_t *n)
 {
     return cw_it_face_jpeg(f, i, 2.2, 400, jpeg, n);
@@ -109,14 +123,17 @@ static int subject(cw_it_faces_t *f, const cw_image_t *img, cw_face_template_t *
     if (cw_face_quality(img, faces, n < 8 ? n : 8, s, &q) != 0) {
         return -1;
     }
-    *verdict = q.verdict;
+    // A small margin below the limits (25, 25, 20 degrees): a face right at one could tip over.
+    int margin = fabsf(q.yaw) <= 23 && fabsf(q.pitch) <= 23 && fabsf(q.roll) <= 18;
+    *verdict = q.verdict == CW_FACE_QUALITY_OK && !margin ? CW_FACE_QUALITY_POSE : q.verdict;
     return cw_face_embed(f->session, img, &faces[s], t) == 0 ? 0 : -1;
 }
 
 int cw_it_faces_open(cw_it_faces_t *f, const char *deps, char *why, size_t why_len)
 {
     memset(f, 0, sizeof(*f));
-    cw_face_config_t cfg = {.deps_dir = deps, .min_face = 40};
+    // As the clearance service's engine (its default smallest face is 64 px).
+    cw_face_config_t cfg = {.deps_dir = deps, .min_face = 64};
     char diag[256] = "";
     if (cw_face_engine_create(&cfg, &f->engine, diag, sizeof(diag)) != 0 ||
         cw_face_session_create(f->engine, &f->session, diag, sizeof(diag)) != 0) {
@@ -148,15 +165,17 @@ int cw_it_faces_open(cw_it_faces_t *f, const char *deps, char *why, size_t why_l
             cw_face_template_t probe;
             cw_face_quality_verdict_t v1 = CW_FACE_QUALITY_NO_FACE, v2 = CW_FACE_QUALITY_NO_FACE;
             int idx = f->n;
-            if (face_image(f, idx, 2.2, 400, &img) == 0) {
+            // Judged on the JPEG the server will decode, as the server judges it.
+            if (as_sent(f, idx, 2.2, 400, &img) == 0) {
                 subject(f, &img, &p1->tmpl, &v1);
                 cw_image_free(&img);
             }
-            if (face_image(f, idx, 1.7, 300, &img) == 0) {
+            if (as_sent(f, idx, 1.7, 300, &img) == 0) {
                 subject(f, &img, &probe, &v2);
                 cw_image_free(&img);
             }
             p1->usable = v1 == CW_FACE_QUALITY_OK && v2 == CW_FACE_QUALITY_OK;
+            p1->probe_usable = v2 == CW_FACE_QUALITY_OK;
             f->n++;
         }
     }

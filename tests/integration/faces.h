@@ -23,6 +23,7 @@ typedef struct cw_it_face {
     cw_face_t face;
     cw_face_template_t tmpl; /* of the enrolment crop */
     int usable;              /* the enrolment and probe crops pass the quality check */
+    int probe_usable;        /* the probe crop does */
 } cw_it_face_t;
 
 typedef struct cw_it_faces {

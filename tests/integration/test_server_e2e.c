@@ -213,17 +213,27 @@ static void make_mrz(char *out, size_t cap)
 
 static int choose_people(void)
 {
+    // Everyone chosen must be clearly unlike everyone else chosen; the enrolled need both crops
+    // good, strangers only the probe.
     int chosen[N_PEOPLE + N_STRANGERS];
     int n = 0;
-    for (int i = 0; i < F.faces.n && n < N_PEOPLE + N_STRANGERS; i++) {
-        // Everyone chosen must be clearly unlike everyone else chosen.
-        if (F.faces.faces[i].usable && cw_it_best_score(&F.faces, i, chosen, n) < 0.3f) {
-            chosen[n++] = i;
+    for (int pass = 0; pass < 2; pass++) {
+        int want = pass == 0 ? N_PEOPLE : N_PEOPLE + N_STRANGERS;
+        for (int i = 0; i < F.faces.n && n < want; i++) {
+            const cw_it_face_t *p = &F.faces.faces[i];
+            int taken = 0;
+            for (int k = 0; k < n; k++) {
+                taken |= chosen[k] == i;
+            }
+            if (!taken && (pass == 0 ? p->usable : p->probe_usable) &&
+                cw_it_best_score(&F.faces, i, chosen, n) < 0.3f) {
+                chosen[n++] = i;
+            }
         }
-    }
-    if (n < N_PEOPLE + N_STRANGERS) {
-        fprintf(stderr, "only %d usable, distinct faces in the sample photos\n", n);
-        return -1;
+        if (n < want) {
+            fprintf(stderr, "only %d usable, distinct faces in the sample photos\n", n);
+            return -1;
+        }
     }
     memcpy(F.person, chosen, sizeof(F.person));
     memcpy(F.stranger, chosen + N_PEOPLE, sizeof(F.stranger));
