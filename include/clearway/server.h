@@ -117,7 +117,7 @@ void cw_server_get_info(const cw_server_t *s, cw_server_info_t *out);
  * cw_server_destroy: stop accepting connections, let requests in flight finish (up to a
  * grace period), stop the maintenance thread, close the service and the store. NULL is a
  * no-op. Not async-signal-safe: call it from a normal thread (cmd_serve waits for SIGINT /
- * SIGTERM with sigwait and then calls it).
+ * SIGTERM through a self-pipe and then calls it).
  */
 void cw_server_destroy(cw_server_t *s);
 

@@ -8,6 +8,8 @@
 #include "clearway/clearway.h"
 #include "clearway/server.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +42,18 @@ const cw_cli_command_t cw_cmd_serve = {
     "configuration.\n",
     run_serve,
 };
+
+static int stop_pipe[2] = {-1, -1};
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    int saved = errno;
+    stop_signal = sig;
+    ssize_t w = write(stop_pipe[1], "x", 1);
+    (void)w;
+    errno = saved;
+}
 
 static int set_opt(char **field, const char *value)
 {
@@ -98,12 +112,22 @@ static int run_serve(int argc, char **argv)
         return CW_EXIT_USAGE;
     }
 
-    // Every thread the server starts inherits this mask, so the signals reach sigwait below.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    // SIGINT / SIGTERM only write to a pipe the main thread waits on: whichever thread the
+    // signal lands on (some libraries start threads before main), the stop is the same.
+    if (pipe(stop_pipe) != 0) {
+        fprintf(stderr, "clearway serve: pipe: %s\n", strerror(errno));
+        cw_server_config_free(&cfg);
+        return CW_EXIT_FAIL;
+    }
+    fcntl(stop_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(stop_pipe[1], F_SETFD, FD_CLOEXEC);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     // A file-size limit reached (a full disk by quota) must be a store error, not a kill.
     signal(SIGXFSZ, SIG_IGN);
@@ -113,6 +137,8 @@ static int run_serve(int argc, char **argv)
     if (err != 0) {
         fprintf(stderr, "clearway serve: %s (%s)\n", diag, cw_err_name(err));
         cw_server_config_free(&cfg);
+        close(stop_pipe[0]);
+        close(stop_pipe[1]);
         return CW_EXIT_FAIL;
     }
     cw_server_info_t info;
@@ -127,13 +153,15 @@ static int run_serve(int argc, char **argv)
     printf("clearway serve: press Ctrl-C to stop\n");
     fflush(stdout);
 
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
+    char c;
+    while (read(stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
     }
     cw_log(CW_LOG_INFO, "server", "%s: finishing requests in flight and stopping",
-           sig == SIGINT ? "SIGINT" : "SIGTERM");
+           stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     cw_server_destroy(srv);
     cw_server_config_free(&cfg);
     cw_log(CW_LOG_INFO, "server", "stopped");
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ typedef struct fx {
     cw_it_faces_t faces;
     char clerk[64];
     int good[3]; // three usable faces
+    int stopped; // the last test stopped the server itself
 } fx_t;
 
 static fx_t F;
@@ -72,7 +74,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = cw_it_stop(&F.srv);
+    int rc = F.stopped ? 0 : cw_it_stop(&F.srv);
     cw_it_faces_close(&F.faces);
     if (rc != 0) {
         fprintf(stderr, "the server exited with %d; log in %s\n", rc, F.srv.log);
@@ -529,6 +531,57 @@ static void test_store_unavailable(void **state)
     assert_still_serving();
 }
 
+// SIGTERM while a gate step is being processed: the step is answered, then the server exits 0
+// and accepts nothing more.
+static void test_stop_finishes_requests_in_flight(void **state)
+{
+    (void)state;
+    long long txn = begin("E01");
+    uint8_t *jpeg;
+    size_t n;
+    assert_int_equal(cw_it_probe_jpeg(&F.faces, F.good[0], &jpeg, &n), 0);
+    json_t *b = image_body("image", jpeg, n);
+    free(jpeg);
+    char *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    size_t cap = strlen(body) + 1024;
+    char *req = malloc(cap);
+    assert_non_null(req);
+    int len = snprintf(req, cap,
+                       "POST /v1/gates/HKG.E01/transactions/%lld/face HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                       txn, F.srv.admin_key, strlen(body), body);
+    free(body);
+    int fd = connect_raw();
+    assert_true(fd >= 0);
+    assert_int_equal(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
+    free(req);
+    struct timespec ts = {0, 30 * 1000 * 1000}; // the face step is under way
+    nanosleep(&ts, NULL);
+    assert_int_equal(kill(F.srv.pid, SIGTERM), 0);
+    char resp[4096];
+    size_t got = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 60000) != 1) {
+            break;
+        }
+        ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    resp[got] = '\0';
+    close(fd);
+    assert_memory_equal(resp, "HTTP/1.1 200", 12);
+    assert_non_null(strstr(resp, "\"txn\""));
+    F.stopped = 1;
+    assert_int_equal(cw_it_stop(&F.srv), 0);
+    assert_true(connect_raw() < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_no_face),
         cmocka_unit_test(test_three_faces),
         cmocka_unit_test(test_store_unavailable),
+        cmocka_unit_test(test_stop_finishes_requests_in_flight),
     };
     return cmocka_run_group_tests_name("server_input", tests, setup, teardown);
 }
