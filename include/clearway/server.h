@@ -45,6 +45,8 @@ typedef struct cw_server_config {
     char *db;                 /* SQLite path or postgresql:// URL; default "clearway.db" */
     char *deps_dir;           /* model packages; NULL: the caller's default (CLEARWAY_DEPS) */
     char *admin_key_file;     /* first start: where the admin key goes; NULL: "<db>.admin-key" */
+    char *distractors;        /* capacity tests only: a gallery snapshot of synthetic rows searched
+                                 beside the document-free gallery (see cw_clearance_config_t) */
     int workers;              /* concurrent clearance steps (default 2) */
     int search_threads;       /* threads of the 1:N search pool (default 1) */
     int http_threads;         /* libmicrohttpd thread pool (default 4) */

@@ -397,6 +397,9 @@ static enum MHD_Result send_answer(cw__req_t *r)
     if (r->status == 401) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
+    if (r->timing[0] != '\0') {
+        MHD_add_response_header(resp, "Server-Timing", r->timing);
+    }
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;

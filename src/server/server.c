@@ -360,6 +360,7 @@ int cw_server_create(const cw_server_config_t *cfg, cw_server_t **out, char *dia
         cc.policy[p] = cfg->policy[p];
         cc.face.load_pad |= cfg->policy[p].pad_max > 0;
     }
+    cc.distractors = cfg->distractors;
     cc.workers = cfg->workers;
     cc.search_threads = cfg->search_threads;
     cc.progress = progress;

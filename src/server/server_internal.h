@@ -134,8 +134,9 @@ struct cw__req {
     char *out;          /* serialised body (jansson allocator: wiped when freed) */
     size_t out_len;
     const char *content_type;
-    char allow[48]; /* 405: the Allow header */
-    int no_audit;   /* public routes */
+    char allow[48];   /* 405: the Allow header */
+    char timing[160]; /* gate steps: the Server-Timing header (where the time went) */
+    int no_audit;     /* public routes */
 };
 
 /* ---- replies (reply.c) ---- */

@@ -277,6 +277,20 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
+static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    cw_it_resp_t *r = ctx;
+    size_t n = size * nmemb, have = r->headers != NULL ? strlen(r->headers) : 0;
+    char *nb = realloc(r->headers, have + n + 1);
+    if (nb == NULL) {
+        return 0;
+    }
+    memcpy(nb + have, ptr, n);
+    nb[have + n] = '\0';
+    r->headers = nb;
+    return n;
+}
+
 int cw_it_request(const cw_it_server_t *s, const char *method, const char *path, const char *key,
                   const char *ctype, const void *body, size_t len, cw_it_resp_t *out)
 {
@@ -311,6 +325,8 @@ int cw_it_request(const cw_it_server_t *s, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (s->cacert[0] != '\0') {
@@ -342,6 +358,7 @@ int cw_it_json(const cw_it_server_t *s, const char *method, const char *path, co
 void cw_it_resp_free(cw_it_resp_t *r)
 {
     free(r->body);
+    free(r->headers);
     json_decref(r->json);
     memset(r, 0, sizeof(*r));
 }

@@ -29,7 +29,8 @@ typedef struct cw_it_resp {
     int curl_err;
     char *body;
     size_t len;
-    json_t *json; /* the body parsed, when it is JSON */
+    json_t *json;  /* the body parsed, when it is JSON */
+    char *headers; /* the response's header lines */
 } cw_it_resp_t;
 
 /* A fresh folder /tmp/cw-it-XXXXXX into dir. */

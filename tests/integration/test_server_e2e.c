@@ -399,6 +399,8 @@ static void test_document_free(void **state)
     step_at(G_E01, txn, "face",
             json_pack("{s:o}", "image", b64_of(cw_it_probe_jpeg, F.person[P_DF])), &r);
     expect(&r, 200, "SHOW_CONFIRMATION", "NONE");
+    assert_non_null(strstr(r.headers, "Server-Timing: decode;dur="));
+    assert_non_null(strstr(r.headers, "search;dur="));
     json_t *hint = json_object_get(r.json, "hint");
     assert_string_equal(json_string_value(json_object_get(hint, "name")), "CHAN T** M**");
     assert_string_equal(json_string_value(json_object_get(hint, "name_local")), "陳**");

@@ -52,6 +52,7 @@ static void test_every_key(void **state)
     const char *json =
         "{\"listen\": \"[::1]:9443\", \"tls_cert\": \"c.pem\", \"tls_key\": \"k.pem\","
         " \"db\": \"postgresql:///x\", \"deps_dir\": \"/d\", \"admin_key_file\": \"/k\","
+        " \"distractors\": \"/g.cwg\","
         " \"workers\": 3, \"search_threads\": 2, \"http_threads\": 8, \"max_body_bytes\": 4096,"
         " \"connection_timeout_s\": 5,"
         " \"ports\": [{\"code\": \"HKG\", \"name\": \"Airport\", \"gates\": ["
@@ -68,6 +69,7 @@ static void test_every_key(void **state)
     assert_string_equal(cfg.tls_cert, "c.pem");
     assert_string_equal(cfg.db, "postgresql:///x");
     assert_string_equal(cfg.admin_key_file, "/k");
+    assert_string_equal(cfg.distractors, "/g.cwg");
     assert_int_equal(cfg.workers, 3);
     assert_int_equal(cfg.search_threads, 2);
     assert_int_equal(cfg.http_threads, 8);
