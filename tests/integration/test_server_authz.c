@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum principal {
     P_NONE,
@@ -221,6 +222,30 @@ static void test_metrics_count_refusals(void **state)
     cw_it_resp_free(&r);
 }
 
+// The first-start admin key: a file only its owner may read, and never in the log.
+static void test_admin_key_file(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof(path), "%s.admin-key", F.srv.db);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    uint8_t *log = NULL;
+    size_t n = 0;
+    assert_int_equal(cw_it_read_file(F.srv.log, &log, &n), 0);
+    uint8_t *z = realloc(log, n + 1);
+    assert_non_null(z);
+    z[n] = '\0';
+    assert_non_null(strstr((char *)z, path)); // where it is, yes
+    for (int p = 0; p < P_N; p++) {
+        if (p != P_NONE && p != P_BAD_HEADER) {
+            assert_null(strstr((char *)z, F.keys[p])); // no key, ever
+        }
+    }
+    free(z);
+}
+
 // Every request above was audited: the chain the server wrote verifies (after it stopped).
 static void test_audit_chain_intact(void **state)
 {
@@ -250,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_matrix),
         cmocka_unit_test(test_gate_key_on_unknown_gate),
         cmocka_unit_test(test_metrics_count_refusals),
+        cmocka_unit_test(test_admin_key_file),
         cmocka_unit_test(test_audit_chain_intact),
     };
     return cmocka_run_group_tests_name("server_authz", tests, setup, teardown);

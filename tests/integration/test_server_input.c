@@ -35,7 +35,9 @@ static const char config[] =
     " \"ports\": [{\"code\": \"HKG\", \"name\": \"Airport\", \"gates\": ["
     "  {\"code\": \"E01\", \"programme\": \"document_free\"},"
     "  {\"code\": \"C01\", \"programme\": \"contactless\"},"
-    "  {\"code\": \"S01\", \"programme\": \"smart_departure\"}]}]}";
+    "  {\"code\": \"S01\", \"programme\": \"smart_departure\"},"
+    "  {\"code\": \"A01\", \"programme\": \"closed_area\"}]}],"
+    " \"policies\": {\"closed_area\": {\"txn_timeout_s\": 1}}}";
 
 typedef struct fx {
     char dir[256];
@@ -531,6 +533,39 @@ static void test_store_unavailable(void **state)
     assert_still_serving();
 }
 
+// The maintenance thread refers a transaction left open past its policy's timeout (TIMEOUT):
+// it is in the referral queue, counted, and takes no more events.
+static void test_stale_transaction_expires(void **state)
+{
+    (void)state;
+    long long txn = begin("A01");
+    cw_it_resp_t r;
+    int found = 0;
+    for (int i = 0; i < 30 && !found; i++) { // the tick runs every 5 s
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        cw_it_request(&F.srv, "GET", "/v1/referrals?open=1", F.srv.admin_key, NULL, NULL, 0, &r);
+        json_t *list = json_object_get(r.json, "referrals");
+        for (size_t k = 0; k < json_array_size(list); k++) {
+            json_t *e = json_array_get(list, k);
+            if (json_integer_value(json_object_get(e, "txn")) == txn) {
+                found = 1;
+                assert_string_equal(json_string_value(json_object_get(e, "reason")), "TIMEOUT");
+            }
+        }
+        cw_it_resp_free(&r);
+    }
+    assert_true(found);
+    step("A01", txn, "abandon", NULL, &r);
+    assert_int_equal(r.status, 404);
+    cw_it_resp_free(&r);
+    cw_it_request(&F.srv, "GET", "/metrics", F.srv.admin_key, NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "clearway_transactions_expired_total 1\n"));
+    assert_non_null(strstr(
+        r.body, "clearway_decisions_total{programme=\"closed_area\",reason=\"TIMEOUT\"} 1\n"));
+    cw_it_resp_free(&r);
+}
+
 // SIGTERM while a gate step is being processed: the step is answered, then the server exits 0
 // and accepts nothing more.
 static void test_stop_finishes_requests_in_flight(void **state)
@@ -596,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_no_face),
         cmocka_unit_test(test_three_faces),
         cmocka_unit_test(test_store_unavailable),
+        cmocka_unit_test(test_stale_transaction_expires),
         cmocka_unit_test(test_stop_finishes_requests_in_flight),
     };
     return cmocka_run_group_tests_name("server_input", tests, setup, teardown);
