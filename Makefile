@@ -5,6 +5,7 @@
 # Both run tools/setup/setup.sh first, which installs what is missing and skips what is there.
 
 CLEARWAY := build/release/src/cli/clearway
+DEMO_DB := var/clearway.db
 
 .PHONY: all setup build demo check asan tsan fuzz format format-check clean help
 
@@ -20,10 +21,12 @@ build: setup
 	cmake --preset release
 	cmake --build --preset release
 
-# The main job. Until the clearance service exists this reports what the build found on the
-# machine (CPU dispatch, verified model packages); it becomes `clearway serve` on SQLite.
+# The main job: `clearway serve` on a SQLite file in var/ (git-ignored), with the example
+# configuration's ports and gates. It prints the URL and where the admin API key is, and serves
+# until Ctrl-C.
 demo: build
-	$(CLEARWAY) info
+	mkdir -p var
+	$(CLEARWAY) serve --db $(DEMO_DB) --config docs/clearway.example.json
 
 check: setup
 	cmake --preset dev

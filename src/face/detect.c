@@ -56,6 +56,9 @@ static float area(const cw__cand_t *c)
 // with use_min). Returns the number kept, at most max_keep.
 static size_t nms(cw__cand_t *c, size_t n, float thr, int use_min, size_t max_keep)
 {
+    if (n == 0) {
+        return 0; // c may be NULL (no candidate list yet)
+    }
     qsort(c, n, sizeof(*c), cand_cmp);
     size_t kept = 0;
     for (size_t i = 0; i < n && kept < max_keep; i++) {
@@ -237,7 +240,9 @@ static int pnet_level(cw_face_session_t *s, const cw_image_t *img, double scale,
     if (rc != 0) {
         return rc;
     }
-    memcpy(s->cand + *n_cand, s->level, n * sizeof(cw__cand_t));
+    if (n > 0) { // with no candidate yet the list may still be NULL
+        memcpy(s->cand + *n_cand, s->level, n * sizeof(cw__cand_t));
+    }
     *n_cand += n;
     return 0;
 }

@@ -29,6 +29,7 @@ enum {
 
 typedef struct pg_conn {
     PGconn *conn;
+    int in_txn;     // between BEGIN and COMMIT / ROLLBACK
     char sql[8192]; // the translated statement
 } pg_conn_t;
 
@@ -204,9 +205,14 @@ static int pg_exec(void *conn, const char *sql, const cw__val_t *params, int n_p
     if (translate(sql, c->sql, sizeof(c->sql)) != 0) {
         return cw_diag_set(diag, diag_len, CW_EINTERNAL, "postgresql: statement too long");
     }
+    int begin = strcmp(sql, "BEGIN") == 0;
+    int end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
     if (PQstatus(c->conn) != CONNECTION_OK) {
-        // A transaction lost with the connection stays lost; a new one may reconnect.
-        if (strcmp(sql, "BEGIN") != 0) {
+        // A transaction lost with the connection stays lost (until the caller's ROLLBACK);
+        // any statement outside one may reconnect, reads included, so that a handle which only
+        // reads (API key checks, health) recovers by itself when the server is back.
+        if (c->in_txn) {
+            c->in_txn = !end;
             return cw_diag_set(diag, diag_len, CW_EIO, "postgresql: connection lost");
         }
         PQreset(c->conn);
@@ -259,7 +265,9 @@ static int pg_exec(void *conn, const char *sql, const cw__val_t *params, int n_p
     int err = 0;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         err = map_error(c, res, "exec", diag, diag_len);
+        c->in_txn = c->in_txn && !end;
     } else {
+        c->in_txn = begin || (c->in_txn && !end);
         if (changes != NULL) {
             const char *t = PQcmdTuples(res);
             *changes = t != NULL && t[0] != '\0' ? strtoll(t, NULL, 10) : 0;
