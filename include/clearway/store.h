@@ -453,7 +453,8 @@ int cw_store_gate_find(cw_store_t *st, const char *port_code, const char *gate_c
 /* The gate with this id (CW_ENOENT). */
 int cw_store_gate_get(cw_store_t *st, uint64_t id, cw_store_gate_t *out, char *diag,
                       size_t diag_len);
-/* Set a flight-token gate's touchpoint (a cw_touchpoint_t; CW_ENOENT, CW_EINVAL). */
+/* Set a flight-token gate's touchpoint (a cw_touchpoint_t; NONE for any gate), audited.
+ * CW_ENOENT, CW_EINVAL (unknown touchpoint, or a touchpoint for a gate of another programme). */
 int cw_store_gate_set_touchpoint(cw_store_t *st, uint64_t gate, int touchpoint, char *diag,
                                  size_t diag_len);
 
@@ -495,6 +496,7 @@ int cw_store_apikey_add(cw_store_t *st, cw_role_t role, uint64_t gate, const cha
 /*
  * cw_store_apikey_check: the key's record into *out. CW_ENOENT if no key has this hash (or the
  * text is not a key), CW_EPERM if it was revoked. Compares hashes only; constant work per call.
+ * *out is filled on success only (zeroed otherwise).
  */
 int cw_store_apikey_check(cw_store_t *st, const char *key, cw_store_apikey_t *out, char *diag,
                           size_t diag_len);
@@ -554,7 +556,8 @@ typedef enum cw_touchpoint {
 const char *cw_touchpoint_name(cw_touchpoint_t t);
 cw_touchpoint_t cw_touchpoint_parse(const char *s);
 
-/* Record that traveller passed touchpoint t at gate at now (for booking, the membership's). */
+/* Record that traveller passed touchpoint t at gate at now (for booking, the membership's),
+ * audited. CW_ENOENT (no flight-token membership, no such gate), CW_EINVAL (t). */
 int cw_store_touchpoint_pass(cw_store_t *st, uint64_t traveller, cw_touchpoint_t t, uint64_t gate,
                              int64_t now, char *diag, size_t diag_len);
 /*
@@ -571,7 +574,8 @@ enum { CW_STORE_REASON_MAX = 32, CW_STORE_NOTE_MAX = 512, CW_STORE_STEP_MAX = 32
 /*
  * cw_store_clearance_finish: end an open transaction with decision and a reason code (e.g.
  * "NO_MATCH", "" when cleared) and the traveller it concerned (0: none identified), in one
- * transaction, audited. CW_ENOENT, CW_ESTATE (decided already).
+ * transaction, audited; traveller 0 keeps the one given at begin. CW_ENOENT, CW_ESTATE (decided
+ * already).
  */
 int cw_store_clearance_finish(cw_store_t *st, uint64_t txn, int64_t now,
                               cw_clearance_decision_t decision, const char *reason,
@@ -613,7 +617,8 @@ int cw_store_referrals(cw_store_t *st, int open_only, uint64_t before, cw_store_
 /*
  * cw_store_referral_resolve: an officer's resolution of a referred transaction: outcome
  * CLEARED or REJECTED, a note (may be empty), in one transaction, audited with officer.
- * CW_ENOENT, CW_ESTATE (not referred, or resolved already), CW_EINVAL (outcome).
+ * CW_ENOENT, CW_ESTATE (not referred, or resolved already), CW_EINVAL (outcome, officer empty),
+ * CW_ETOOBIG (note or officer too long).
  */
 int cw_store_referral_resolve(cw_store_t *st, uint64_t txn, int64_t now,
                               cw_clearance_decision_t outcome, const char *officer,
@@ -651,8 +656,9 @@ int cw_store_audit_each(cw_store_t *st, const char *subject, uint64_t after, cw_
 
 /*
  * cw_store_template_each_in: as cw_store_template_each, restricted to travellers with a
- * membership of programme (0: any), status ACTIVE or REVIEW alike; the membership is passed
- * too (for flight tokens, its departure).
+ * membership of programme (0: any: each template once, with the traveller's first membership),
+ * status ACTIVE or REVIEW alike; the membership is passed too (for flight tokens, its
+ * departure).
  */
 typedef int (*cw_store_member_template_fn)(void *ctx, uint64_t traveller,
                                            const cw_store_membership_t *m,

@@ -42,6 +42,7 @@ extern const cw_cli_command_t cw_cmd_audit;
 extern const cw_cli_command_t cw_cmd_purge;
 extern const cw_cli_command_t cw_cmd_keys;
 extern const cw_cli_command_t cw_cmd_finger;
+extern const cw_cli_command_t cw_cmd_apikey;
 extern const cw_cli_command_t cw_cmd_serve;
 
 /* `clearway eval finger ...` (argv[0] is "eval", argv[1] "finger"); eval_finger.c. */

@@ -477,6 +477,7 @@ static int run(look_t *L)
     fprintf(stderr, "%zu people, %zu photos under %s\n", L->n_people, L->n_photos, L->root);
     cw_face_config_t fc = {0};
     fc.deps_dir = cw_cli_deps_dir();
+    fc.min_face = 64; // as the service's gate engine, so the capture checks agree
     char diag[256] = "";
     if (cw_face_engine_create(&fc, &L->engine, diag, sizeof(diag)) != 0) {
         fprintf(stderr, "clearway eval lookalike: %s\n", diag);
