@@ -629,6 +629,7 @@ int main(int argc, char **argv)
     // The server, as its own process.
     pid_t pid = fork();
     if (pid == 0) {
+        setenv("CLEARWAY_LOG", "warn", 0); // no access line per request: it would cost time
         execl(clearway, clearway, "serve", "--config", cfgpath, (char *)NULL);
         fprintf(stderr, "serve_load: cannot run %s: %s\n", clearway, strerror(errno));
         _exit(127);
