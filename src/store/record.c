@@ -737,6 +737,31 @@ int cw_store_template_get(cw_store_t *st, uint64_t id, void *buf, size_t cap, si
     return err;
 }
 
+/*
+ * The end of a deletion that took its template ids in r (one column): commit if err is 0, else
+ * roll back; on success hand the ids to the caller and scrub the freed pages. Frees r.
+ */
+static int end_deletion(cw_store_t *st, int err, cw__rows_t *r, uint64_t *removed,
+                        size_t *n_removed, char *diag, size_t diag_len)
+{
+    if (err == 0) {
+        err = cw__commit(st, diag, diag_len);
+    } else {
+        cw__rollback(st);
+    }
+    if (err == 0) {
+        for (size_t i = 0; i < r->n_rows; i++) {
+            removed[i] = (uint64_t)cw__cell(r, i, 0)->i;
+        }
+        *n_removed = r->n_rows;
+        if (st->ops->scrub != NULL) {
+            (void)st->ops->scrub(st->conn, NULL, 0); // best effort: readers may hold the WAL
+        }
+    }
+    cw__rows_free(r);
+    return err;
+}
+
 int cw_store_consent_withdraw(cw_store_t *st, uint64_t traveller, cw_modality_t modality,
                               int64_t now, const char *actor, uint64_t *removed, size_t cap,
                               size_t *n_removed, char *diag, size_t diag_len)
@@ -783,22 +808,7 @@ int cw_store_consent_withdraw(cw_store_t *st, uint64_t traveller, cw_modality_t 
                  r.n_rows);
         err = cw__audit_append(st, now, actor, "consent_withdraw", subject, detail, diag, diag_len);
     }
-    if (err == 0) {
-        err = cw__commit(st, diag, diag_len);
-    } else {
-        cw__rollback(st);
-    }
-    if (err == 0) {
-        for (size_t i = 0; i < r.n_rows; i++) {
-            removed[i] = (uint64_t)cw__cell(&r, i, 0)->i;
-        }
-        *n_removed = r.n_rows;
-        if (st->ops->scrub != NULL) {
-            (void)st->ops->scrub(st->conn, NULL, 0); // best effort: readers may hold the WAL
-        }
-    }
-    cw__rows_free(&r);
-    return err;
+    return end_deletion(st, err, &r, removed, n_removed, diag, diag_len);
 }
 
 int cw_store_template_each(cw_store_t *st, cw_modality_t modality, cw_store_template_fn fn,
@@ -916,7 +926,7 @@ int cw_store_traveller_delete(cw_store_t *st, uint64_t id, int64_t now, const ch
         return err;
     }
     cw__val_t p = cw__int((int64_t)id);
-    cw__rows_t r;
+    cw__rows_t r = {0};
     err = cw__exec(st, "SELECT id FROM biometric WHERE traveller = ? ORDER BY id", &p, 1, &r, NULL,
                    diag, diag_len);
     if (err == 0 && r.n_rows > cap) {
@@ -939,20 +949,5 @@ int cw_store_traveller_delete(cw_store_t *st, uint64_t id, int64_t now, const ch
         snprintf(detail, sizeof(detail), "templates_deleted=%zu", r.n_rows);
         err = cw__audit_append(st, now, actor, "traveller_delete", subject, detail, diag, diag_len);
     }
-    if (err == 0) {
-        err = cw__commit(st, diag, diag_len);
-    } else {
-        cw__rollback(st);
-    }
-    if (err == 0) {
-        for (size_t i = 0; i < r.n_rows; i++) {
-            removed[i] = (uint64_t)cw__cell(&r, i, 0)->i;
-        }
-        *n_removed = r.n_rows;
-        if (st->ops->scrub != NULL) {
-            (void)st->ops->scrub(st->conn, NULL, 0); // best effort: readers may hold the WAL
-        }
-    }
-    cw__rows_free(&r);
-    return err;
+    return end_deletion(st, err, &r, removed, n_removed, diag, diag_len);
 }
