@@ -351,6 +351,18 @@ static cw__outcome_t verify_face(step_ctx_t *s, const cw_face_template_t *ref)
     return score >= thr ? CW__OK : refer(s, CW_REASON_FACE_MISMATCH);
 }
 
+/* Face 1:1 of a capture against the record's enrolled face (none: not eligible). */
+static cw__outcome_t verify_record_face(step_ctx_t *s, const cw_store_traveller_t *rec)
+{
+    cw_face_template_t ref;
+    int err = cw__record_face(s->c, s->w, rec, &ref, s->diag, s->diag_len);
+    cw__outcome_t o = err == CW_ENOENT ? refer(s, CW_REASON_NOT_ELIGIBLE)
+                      : err != 0       ? fail(s, err)
+                                       : verify_face(s, &ref);
+    cw_memzero(&ref, sizeof(ref));
+    return o;
+}
+
 /* ---- the steps ---- */
 
 static void masked_hint(const cw_store_traveller_t *rec, cw_clearance_reply_t *r)
@@ -390,16 +402,7 @@ static cw__outcome_t step_inside_face_finger(step_ctx_t *s)
         cw_memzero(&rec, sizeof(rec));
         return o;
     }
-    cw_face_template_t ref;
-    int err = cw__record_face(s->c, s->w, &rec, &ref, s->diag, s->diag_len);
-    if (err == CW_ENOENT) {
-        o = refer(s, CW_REASON_NOT_ELIGIBLE);
-    } else if (err != 0) {
-        o = fail(s, err);
-    } else {
-        o = verify_face(s, &ref);
-    }
-    cw_memzero(&ref, sizeof(ref));
+    o = verify_record_face(s, &rec);
     if (o != CW__OK) {
         cw_memzero(&rec, sizeof(rec));
         return o;
@@ -408,6 +411,7 @@ static cw__outcome_t step_inside_face_finger(step_ctx_t *s)
     cw_finger_template_t *probe = cw_malloc(sizeof(*probe));
     cw_finger_template_t *enrolled = cw_malloc(sizeof(*enrolled));
     uint8_t *buf = cw_malloc(CW_STORE_TEMPLATE_MAX_BYTES);
+    int err = 0;
     if (probe == NULL || enrolled == NULL || buf == NULL) {
         o = fail(s, CW_ENOMEM);
     } else {
@@ -535,12 +539,7 @@ static cw__outcome_t step_inside_face(step_ctx_t *s)
     cw_store_traveller_t rec;
     cw__outcome_t o;
     if (load_eligible(s, s->t->traveller, &rec, &o) == 0) {
-        cw_face_template_t ref;
-        int err = cw__record_face(s->c, s->w, &rec, &ref, s->diag, s->diag_len);
-        o = err == CW_ENOENT ? refer(s, CW_REASON_NOT_ELIGIBLE)
-            : err != 0       ? fail(s, err)
-                             : verify_face(s, &ref);
-        cw_memzero(&ref, sizeof(ref));
+        o = verify_record_face(s, &rec);
     }
     cw_memzero(&rec, sizeof(rec));
     if (o == CW__OK) {
