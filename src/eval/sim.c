@@ -429,6 +429,9 @@ static void document_free(const cw_sim_scores_t *face, const cw_sim_scores_t *fi
                           const cw_sim_params_t *p, uint64_t n, double tau, cw_sim_point_t *o)
 {
     double margin = decide_margin(p);
+    memset(o, 0, sizeof *o);
+    o->mode = CW_SIM_DOCUMENT_FREE_FIXED;
+    o->n = n;
     o->front_target = tau;
     o->threshold = cw_sim_threshold_1n(face, n, tau);
     o->finger_threshold = cw_sim_threshold(finger, p->finger_fmr / p->fingers);

@@ -197,6 +197,8 @@ static void test_document_free_factors(void **state)
         cw_sim_point_t best;
         assert_int_equal(cw_sim_evaluate(f->face, f->finger, &p, CW_SIM_DOCUMENT_FREE, n, &best),
                          0);
+        assert_true(best.n == n && best.mode == CW_SIM_DOCUMENT_FREE);
+        assert_true(df.n == n && df.mode == CW_SIM_DOCUMENT_FREE_FIXED);
         assert_true(best.fpir_txn <= p.target_fpir);
         assert_true(best.fnir <= df.fnir + 1e-15);
         assert_true(best.front_target >= 1e-3 && best.front_target <= 0.5);
