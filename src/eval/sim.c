@@ -643,8 +643,9 @@ void cw_sim_wilson(uint64_t k, uint64_t n, double *lo, double *hi)
     double den = 1.0 + z2 / nn;
     double centre = (ph + z2 / (2.0 * nn)) / den;
     double half = z * sqrt(ph * (1.0 - ph) / nn + z2 / (4.0 * nn * nn)) / den;
-    *lo = centre - half > 0.0 ? centre - half : 0.0;
-    *hi = centre + half < 1.0 ? centre + half : 1.0;
+    // The ends are exact at k = 0 and k = n (rounding would leave 1e-19 or so).
+    *lo = k == 0 || centre - half < 0.0 ? 0.0 : centre - half;
+    *hi = k == n || centre + half > 1.0 ? 1.0 : centre + half;
 }
 
 int cw_sim_check_face_1n(const cw_sim_scores_t *face, const cw_sim_params_t *p, uint64_t n,

@@ -376,7 +376,9 @@ static void test_wilson(void **state)
     (void)state;
     double lo, hi;
     cw_sim_wilson(0, 1000, &lo, &hi);
-    assert_true(lo < 1e-12 && hi > 0.003 && hi < 0.004); // 3.8e-3
+    assert_true(lo == 0.0 && hi > 0.003 && hi < 0.004); // 3.8e-3
+    cw_sim_wilson(1000, 1000, &lo, &hi);
+    assert_true(hi == 1.0 && lo > 0.996 && lo < 0.997);
     cw_sim_wilson(500, 1000, &lo, &hi);
     assert_true(fabs(lo - 0.4691) < 1e-3 && fabs(hi - 0.5309) < 1e-3);
 }

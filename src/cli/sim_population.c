@@ -1,0 +1,750 @@
+// SPDX-License-Identifier: Apache-2.0
+// `clearway sim population`: the population model (include/clearway/sim.h) run on score files.
+// Reads the face (and fingerprint) scores, fits each impostor tail, prints every mode's figures
+// for N = 1e3 .. 1e8, the largest N each mode serves, and the model beside a direct simulation;
+// optionally all of it as JSON and as recommended policies, traceable to the input files by
+// their BLAKE2b-256 hashes. The model's assumptions are in the help (cmd_sim.c) and sim.c.
+#include "cli.h"
+
+#include "clearway/clearway.h"
+#include "clearway/eval.h"
+#include "clearway/sim.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define NAME "sim population"
+
+// TODO(merge): the score-file reader (cw_eval_scores_read, src/eval/scores.c) lives in branch
+// `eval`. Until it is merged, src/cli/CMakeLists.txt defines CW_SIM_PRIVATE_READER and this file
+// reads the same format itself; drop the definition and the block below on merge.
+#if CW_SIM_PRIVATE_READER
+static void scores_free(cw_eval_scores_t *s)
+{
+    free(s->gen);
+    free(s->imp);
+    memset(s, 0, sizeof *s);
+}
+
+static int push_pair(cw_eval_pair_t **a, size_t *n, size_t *cap, float score, uint32_t x,
+                     uint32_t y)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap + *cap / 2 : 1024;
+        if (c > SIZE_MAX / sizeof(**a)) {
+            return CW_ENOMEM;
+        }
+        cw_eval_pair_t *p = realloc(*a, c * sizeof(**a));
+        if (p == NULL) {
+            return CW_ENOMEM;
+        }
+        *a = p;
+        *cap = c;
+    }
+    (*a)[(*n)++] = (cw_eval_pair_t){score, x, y};
+    return 0;
+}
+
+// The lines this study needs ("g", "i", the header fields); "s" and "subject" lines are
+// accepted and skipped. Anything else is CW_EFORMAT with the line number.
+static int scores_read(const char *path, cw_eval_scores_t *out, char *diag, size_t diag_len)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(diag, diag_len, "%s", strerror(errno));
+        return CW_EIO;
+    }
+    char *line = NULL;
+    size_t len = 0, cap_g = 0, cap_i = 0;
+    unsigned long long no = 0;
+    int err = 0;
+    while (err == 0 && getline(&line, &len, f) != -1) {
+        no++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (no == 1) {
+            if (strcmp(line, "clearway-scores 1") != 0) {
+                snprintf(diag, diag_len, "line 1: not a \"clearway-scores 1\" file");
+                err = CW_EFORMAT;
+            }
+            continue;
+        }
+        if (line[0] == '#' || line[0] == '\0') {
+            continue;
+        }
+        char *tab = strchr(line, '\t');
+        if (tab == NULL) {
+            snprintf(diag, diag_len, "line %llu: no tab", no);
+            err = CW_EFORMAT;
+            break;
+        }
+        *tab = '\0';
+        const char *v = tab + 1;
+        if (strcmp(line, "g") == 0 || strcmp(line, "i") == 0) {
+            char *end;
+            errno = 0;
+            float s = strtof(v, &end);
+            unsigned long a = 0, b = 0;
+            int ok = end != v && *end == '\t' && isfinite(s);
+            if (ok) {
+                v = end + 1;
+                a = strtoul(v, &end, 10);
+                ok = end != v && *end == '\t';
+            }
+            if (ok) {
+                v = end + 1;
+                b = strtoul(v, &end, 10);
+                ok = end != v && *end == '\0' && a <= UINT32_MAX && b <= UINT32_MAX;
+            }
+            if (!ok || errno == ERANGE) {
+                snprintf(diag, diag_len, "line %llu: want %s<TAB>SCORE<TAB>A<TAB>B", no, line);
+                err = CW_EFORMAT;
+                break;
+            }
+            err = line[0] == 'g'
+                      ? push_pair(&out->gen, &out->n_gen, &cap_g, s, (uint32_t)a, (uint32_t)b)
+                      : push_pair(&out->imp, &out->n_imp, &cap_i, s, (uint32_t)a, (uint32_t)b);
+        } else if (strcmp(line, "system") == 0) {
+            snprintf(out->system, sizeof out->system, "%s", v);
+        } else if (strcmp(line, "modality") == 0) {
+            snprintf(out->modality, sizeof out->modality, "%s", v);
+        } else if (strcmp(line, "samples") != 0 && strcmp(line, "fta") != 0 &&
+                   strcmp(line, "subject") != 0 && strcmp(line, "s") != 0) {
+            snprintf(diag, diag_len, "line %llu: unknown record '%s'", no, line);
+            err = CW_EFORMAT;
+        }
+    }
+    if (err == 0 && no == 0) {
+        snprintf(diag, diag_len, "empty file");
+        err = CW_EFORMAT;
+    }
+    if (err == 0 && ferror(f)) {
+        snprintf(diag, diag_len, "%s", strerror(errno));
+        err = CW_EIO;
+    }
+    free(line);
+    fclose(f);
+    if (err != 0) {
+        scores_free(out);
+    }
+    return err;
+}
+#else
+#define scores_read cw_eval_scores_read
+#define scores_free cw_eval_scores_free
+#endif
+
+typedef struct opts {
+    const char *face, *finger, *json, *policy;
+    double tail_fraction, finger_tail_fraction;
+    int check;
+    uint64_t trials, seed;
+    cw_sim_params_t p;
+} opts_t;
+
+// One input file: what it held, and how to find it again.
+typedef struct input {
+    const char *path;
+    char system[96];
+    long long bytes;
+    char hash[2 * crypto_generichash_BYTES + 1]; // BLAKE2b-256, hex
+    size_t n_gen, n_imp;
+    double tail_fraction;
+    cw_sim_scores_t *model;
+} input_t;
+
+static const uint64_t DECADES[] = {1000, 10000, 100000, 1000000, 10000000, 100000000};
+enum { N_DECADES = sizeof(DECADES) / sizeof(DECADES[0]) };
+#define LO_N 1000u
+#define HI_N 100000000u
+
+static int parse_real(const char *a, const char *v, double lo, double hi, int open_lo, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x) || x > hi ||
+        (open_lo ? x <= lo : x < lo)) {
+        return cw_cli_usage_error("sim", "%s must be a number in %s%g, %g]", a, open_lo ? "(" : "[",
+                                  lo, hi);
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse_count(const char *a, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno == ERANGE || x < lo || x > hi) {
+        return cw_cli_usage_error("sim", "%s must be a whole number in [%ld, %ld]", a, lo, hi);
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse(int argc, char **argv, opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    cw_sim_params_default(&o->p);
+    o->tail_fraction = 1e-3;
+    o->trials = 200000;
+    o->seed = 1;
+    static const char *const takes[] = {"--face",
+                                        "--finger",
+                                        "--target-fpir",
+                                        "--max-fnir",
+                                        "--margin",
+                                        "--tail-fraction",
+                                        "--finger-tail-fraction",
+                                        "--face-fmr",
+                                        "--inside-face-fmr",
+                                        "--finger-fmr",
+                                        "--fingers",
+                                        "--captures",
+                                        "--json",
+                                        "--policy",
+                                        "--decision-fpir",
+                                        "--trials",
+                                        "--seed",
+                                        NULL};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int value = 0;
+        for (int k = 0; takes[k] != NULL; k++) {
+            value |= strcmp(a, takes[k]) == 0;
+        }
+        if (value && v == NULL) {
+            return cw_cli_usage_error("sim", "%s needs a value", a);
+        }
+        long n = 0;
+        int rc = 0;
+        if (strcmp(a, "--face") == 0) {
+            o->face = v;
+        } else if (strcmp(a, "--finger") == 0) {
+            o->finger = v;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = v;
+        } else if (strcmp(a, "--policy") == 0) {
+            o->policy = v;
+        } else if (strcmp(a, "--target-fpir") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 1, &o->p.target_fpir);
+        } else if (strcmp(a, "--max-fnir") == 0) {
+            rc = parse_real(a, v, 0, 1, 1, &o->p.max_fnir);
+        } else if (strcmp(a, "--decision-fpir") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 1, &o->p.decision_fpir);
+        } else if (strcmp(a, "--margin") == 0) {
+            rc = parse_real(a, v, 0, 1, 0, &o->p.margin);
+        } else if (strcmp(a, "--tail-fraction") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 1, &o->tail_fraction);
+        } else if (strcmp(a, "--finger-tail-fraction") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 1, &o->finger_tail_fraction);
+        } else if (strcmp(a, "--face-fmr") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 1, &o->p.face_fmr);
+        } else if (strcmp(a, "--inside-face-fmr") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 1, &o->p.inside_face_fmr);
+        } else if (strcmp(a, "--finger-fmr") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 1, &o->p.finger_fmr);
+        } else if (strcmp(a, "--fingers") == 0) {
+            rc = parse_count(a, v, 1, 10, &n);
+            o->p.fingers = (int)n;
+        } else if (strcmp(a, "--captures") == 0) {
+            rc = parse_count(a, v, 1, 100, &n);
+            o->p.captures = (int)n;
+        } else if (strcmp(a, "--trials") == 0) {
+            rc = parse_count(a, v, 100, 100000000, &n);
+            o->trials = (uint64_t)n;
+        } else if (strcmp(a, "--seed") == 0) {
+            rc = parse_count(a, v, 1, 2000000000, &n);
+            o->seed = (uint64_t)n;
+        } else if (strcmp(a, "--check") == 0) {
+            o->check = 1;
+        } else {
+            return cw_cli_usage_error("sim", "unknown argument '%s'", a);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        i += value;
+    }
+    if (o->face == NULL) {
+        return cw_cli_usage_error("sim", "--face FILE is required");
+    }
+    return 0;
+}
+
+// BLAKE2b-256 of the file's bytes, in hex, and its size.
+static int hash_file(const char *path, char *hex, size_t hex_len, long long *bytes)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return CW_EIO;
+    }
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
+    unsigned char buf[1 << 16];
+    size_t got;
+    *bytes = 0;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        crypto_generichash_update(&st, buf, got);
+        *bytes += (long long)got;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    unsigned char h[crypto_generichash_BYTES];
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(hex, hex_len, h, sizeof h);
+    return bad ? CW_EIO : 0;
+}
+
+// Read one score file, hash it, and build its model. Errors are printed; returns an exit code.
+static int load(const char *path, const char *modality, double tail_fraction, input_t *in)
+{
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "clearway %s: cannot read '%s': %s\n", NAME, path, strerror(errno));
+        return CW_EXIT_FAIL;
+    }
+    fprintf(stderr, "reading %s (%lld bytes)\n", path, (long long)sb.st_size);
+    char diag[256] = "";
+    cw_eval_scores_t s;
+    int err = scores_read(path, &s, diag, sizeof diag);
+    if (err != 0) {
+        fprintf(stderr, "clearway %s: cannot read '%s': %s\n", NAME, path,
+                diag[0] ? diag : cw_strerror(err));
+        return CW_EXIT_FAIL;
+    }
+    if (s.modality[0] != '\0' && strcmp(s.modality, modality) != 0) {
+        fprintf(stderr, "clearway %s: '%s' holds %s scores, not %s\n", NAME, path, s.modality,
+                modality);
+        scores_free(&s);
+        return CW_EXIT_FAIL;
+    }
+    snprintf(in->system, sizeof in->system, "%s", s.system);
+    in->n_gen = s.n_gen;
+    in->n_imp = s.n_imp;
+    float *gen = malloc((s.n_gen ? s.n_gen : 1) * sizeof *gen);
+    float *imp = malloc((s.n_imp ? s.n_imp : 1) * sizeof *imp);
+    if (gen == NULL || imp == NULL) {
+        free(gen);
+        free(imp);
+        scores_free(&s);
+        fprintf(stderr, "clearway %s: out of memory\n", NAME);
+        return CW_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < s.n_gen; i++) {
+        gen[i] = s.gen[i].score;
+    }
+    for (size_t i = 0; i < s.n_imp; i++) {
+        imp[i] = s.imp[i].score;
+    }
+    scores_free(&s);
+    if (tail_fraction == 0.0) {
+        // Finger sets are small: leave 200 scores above u where the face fraction would not.
+        double q = in->n_imp > 0 ? 200.0 / (double)in->n_imp : 0.1;
+        tail_fraction = q > 0.1 ? 0.1 : q;
+        if (tail_fraction < 1e-3) {
+            tail_fraction = 1e-3;
+        }
+    }
+    in->tail_fraction = tail_fraction;
+    fprintf(stderr, "fitting the %s impostor tail (%zu genuine, %zu impostor scores)\n", modality,
+            in->n_gen, in->n_imp);
+    err = cw_sim_scores_create(gen, in->n_gen, imp, in->n_imp, tail_fraction, NULL, &in->model,
+                               diag, sizeof diag);
+    free(gen);
+    free(imp);
+    if (err != 0) {
+        fprintf(stderr, "clearway %s: %s: %s\n", NAME, path, diag[0] ? diag : cw_strerror(err));
+        return CW_EXIT_FAIL;
+    }
+    if (hash_file(path, in->hash, sizeof in->hash, &in->bytes) != 0) {
+        fprintf(stderr, "clearway %s: cannot read '%s'\n", NAME, path);
+        return CW_EXIT_FAIL;
+    }
+    return 0;
+}
+
+// 12345678 as "12,345,678".
+static const char *grouped(uint64_t n, char *buf, size_t len)
+{
+    char raw[32];
+    snprintf(raw, sizeof raw, "%llu", (unsigned long long)n);
+    size_t l = strlen(raw), j = 0;
+    for (size_t i = 0; i < l && j + 2 < len; i++) {
+        if (i > 0 && (l - i) % 3 == 0) {
+            buf[j++] = ',';
+        }
+        buf[j++] = raw[i];
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+// A threshold for a table: "never" when nothing passes.
+static const char *thr(double t, char *buf, size_t len)
+{
+    if (!isfinite(t)) {
+        snprintf(buf, len, "never");
+    } else {
+        snprintf(buf, len, "%.4f", t);
+    }
+    return buf;
+}
+
+static void print_fit(const char *modality, const input_t *in)
+{
+    const cw_gallery_calibration_t *c = cw_sim_scores_tail(in->model);
+    printf("| %s | %s | %zu | %zu | %g | %.5f | %.3g (%.0f above) | %+.4f | %.5f |\n", modality,
+           in->system[0] ? in->system : "-", in->n_gen, in->n_imp, in->tail_fraction, c->u, c->p_u,
+           c->p_u * (double)in->n_imp, c->xi, c->sigma);
+}
+
+static json_t *point_json(const cw_sim_point_t *pt)
+{
+    json_t *j =
+        json_pack("{s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:b}", "mode", cw_sim_mode_name(pt->mode), "n",
+                  (json_int_t)pt->n, "fpir", pt->fpir, "fnir", pt->fnir, "fpir_txn", pt->fpir_txn,
+                  "fnir_txn_lo", pt->fnir_txn_lo, "fnir_txn_hi", pt->fnir, "ok", pt->ok);
+    json_object_set_new(j, "threshold",
+                        isfinite(pt->threshold) ? json_real(pt->threshold) : json_null());
+    if (pt->mode == CW_SIM_DOCUMENT_FREE || pt->mode == CW_SIM_DOCUMENT_FREE_FIXED) {
+        json_object_set_new(j, "front_target", json_real(pt->front_target));
+        json_object_set_new(j, "hint_stranger", json_real(pt->hint_stranger));
+        json_object_set_new(j, "hint_wrong", json_real(pt->hint_wrong));
+        json_object_set_new(j, "finger_threshold",
+                            isfinite(pt->finger_threshold) ? json_real(pt->finger_threshold)
+                                                           : json_null());
+        json_object_set_new(j, "inside_face_threshold",
+                            isfinite(pt->inside_threshold) ? json_real(pt->inside_threshold)
+                                                           : json_null());
+    } else if (pt->mode == CW_SIM_FACE_1N) {
+        json_object_set_new(j, "decision_fpir", json_real(pt->front_target));
+    }
+    return j;
+}
+
+static const char *const MODE_TITLE[CW_SIM_N_MODES] = {
+    "Face-only 1:N (closed area, Flight Token)",
+    "Document-free, front target chosen per N",
+    "Document-free, front at the face-only decision FPIR",
+    "Face 1:1 (Contactless e-Channel, Smart Departure)",
+};
+
+static const char *const MODE_PROGRAMMES[CW_SIM_N_MODES] = {
+    "closed_area, flight_token",
+    "document_free",
+    "document_free (front fixed)",
+    "contactless, smart_departure",
+};
+
+static int print_mode(const opts_t *o, const input_t *face, const input_t *finger,
+                      cw_sim_mode_t mode, json_t *modes)
+{
+    printf("\n## %s\n\n", MODE_TITLE[mode]);
+    int df = mode == CW_SIM_DOCUMENT_FREE || mode == CW_SIM_DOCUMENT_FREE_FIXED;
+    if (df) {
+        printf("| N | front target | front threshold | FPIR | FNIR | FPIR / transaction | FNIR / "
+               "transaction | stranger's hint | wrong hint | meets |\n");
+        printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    } else {
+        printf("| N | threshold | FPIR | FNIR | FPIR / transaction | FNIR / transaction | meets "
+               "|\n");
+        printf("|---|---|---|---|---|---|---|\n");
+    }
+    json_t *arr = json_array();
+    cw_sim_point_t pt;
+    for (int i = 0; i < N_DECADES; i++) {
+        int err = cw_sim_evaluate(face->model, finger ? finger->model : NULL, &o->p, mode,
+                                  DECADES[i], &pt);
+        if (err != 0) {
+            json_decref(arr);
+            fprintf(stderr, "clearway %s: %s\n", NAME, cw_strerror(err));
+            return CW_EXIT_FAIL;
+        }
+        char nb[32], tb[32];
+        const char *nlabel = mode == CW_SIM_FACE_1TO1 ? "any" : grouped(pt.n, nb, sizeof nb);
+        if (df) {
+            printf("| %s | %.3g | %s | %.3g | %.4f | %.3g | %.4f .. %.4f | %.3g | %.3g | %s |\n",
+                   nlabel, pt.front_target, thr(pt.threshold, tb, sizeof tb), pt.fpir, pt.fnir,
+                   pt.fpir_txn, pt.fnir_txn_lo, pt.fnir, pt.hint_stranger, pt.hint_wrong,
+                   pt.ok ? "yes" : "no");
+        } else {
+            printf("| %s | %s | %.3g | %.4f | %.3g | %.4f .. %.4f | %s |\n", nlabel,
+                   thr(pt.threshold, tb, sizeof tb), pt.fpir, pt.fnir, pt.fpir_txn, pt.fnir_txn_lo,
+                   pt.fnir, pt.ok ? "yes" : "no");
+        }
+        json_array_append_new(arr, point_json(&pt));
+        if (mode == CW_SIM_FACE_1TO1) {
+            break; // the same at every N
+        }
+    }
+    if (df) {
+        printf("\nFinger threshold %.4f (FMR %g per finger, FNMR %.4f); inside face threshold "
+               "%.4f (FMR %g, FNMR %.4f).\n",
+               pt.finger_threshold, o->p.finger_fmr / o->p.fingers,
+               cw_sim_fnmr(finger->model, pt.finger_threshold), pt.inside_threshold,
+               o->p.inside_face_fmr, cw_sim_fnmr(face->model, pt.inside_threshold));
+    }
+    json_object_set_new(modes, cw_sim_mode_name(mode), arr);
+    return 0;
+}
+
+typedef struct largest {
+    uint64_t n;
+    int where;
+    uint64_t n_attempt;
+    int where_attempt;
+} largest_t;
+
+static const char *largest_text(uint64_t n, int where, char *buf, size_t len)
+{
+    if (where < 0) {
+        snprintf(buf, len, "< 1,000");
+    } else if (where > 0) {
+        snprintf(buf, len, ">= 1e8");
+    } else {
+        grouped(n, buf, len);
+    }
+    return buf;
+}
+
+// The largest N round enough for a policy: the leading digit kept, the rest zeroed.
+static uint64_t round_down(uint64_t n)
+{
+    uint64_t p = 1;
+    while (n / p >= 10) {
+        p *= 10;
+    }
+    return n / p * p;
+}
+
+static int compute_largest(const opts_t *o, const input_t *face, const input_t *finger,
+                           cw_sim_mode_t mode, largest_t *out)
+{
+    const cw_sim_scores_t *fm = finger ? finger->model : NULL;
+    fprintf(stderr, "largest N: %s\n", cw_sim_mode_name(mode));
+    int err = cw_sim_largest_n(face->model, fm, &o->p, mode, LO_N, HI_N, &out->n, &out->where);
+    if (err != 0) {
+        return err;
+    }
+    // Per attempt: the same decision rule, one capture.
+    cw_sim_params_t q = o->p;
+    q.decision_fpir = cw_sim_decision_fpir(&o->p);
+    q.captures = 1;
+    return cw_sim_largest_n(face->model, fm, &q, mode, LO_N, HI_N, &out->n_attempt,
+                            &out->where_attempt);
+}
+
+static json_t *input_json(const input_t *in)
+{
+    const cw_gallery_calibration_t *c = cw_sim_scores_tail(in->model);
+    return json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f}}", "path", in->path,
+                     "system", in->system, "bytes", (json_int_t)in->bytes, "blake2b_256", in->hash,
+                     "genuine", (json_int_t)in->n_gen, "impostor", (json_int_t)in->n_imp, "tail",
+                     "tail_fraction", in->tail_fraction, "u", c->u, "p_u", c->p_u, "xi", c->xi,
+                     "sigma", c->sigma);
+}
+
+static int write_json(const char *path, json_t *j)
+{
+    if (json_dump_file(j, path, JSON_INDENT(2) | JSON_REAL_PRECISION(8)) != 0) {
+        fprintf(stderr, "clearway %s: cannot write '%s'\n", NAME, path);
+        return CW_EXIT_FAIL;
+    }
+    return 0;
+}
+
+// Recommended policies with the keys of the service's "policies" configuration.
+static json_t *policy_json(const opts_t *o, const input_t *face, const input_t *finger,
+                           const largest_t *lg, json_t *source)
+{
+    double decision = cw_sim_decision_fpir(&o->p);
+    json_t *pol = json_object();
+    // Face-only 1:N: the population cap is the largest N, rounded down; where even 1,000 fails,
+    // a cap of 1 keeps face-only 1:N off (0 would mean no cap).
+    uint64_t cap = lg[CW_SIM_FACE_1N].where > 0   ? 0
+                   : lg[CW_SIM_FACE_1N].where < 0 ? 1
+                                                  : round_down(lg[CW_SIM_FACE_1N].n);
+    const char *const one_n[] = {"flight_token", "closed_area"};
+    for (int i = 0; i < 2; i++) {
+        json_object_set_new(pol, one_n[i],
+                            json_pack("{s:f,s:f,s:I,s:i}", "target_fpir", decision, "margin",
+                                      o->p.margin, "population_cap", (json_int_t)cap,
+                                      "max_captures", o->p.captures));
+    }
+    const char *const one_one[] = {"contactless", "smart_departure"};
+    for (int i = 0; i < 2; i++) {
+        json_object_set_new(
+            pol, one_one[i],
+            json_pack("{s:f,s:i}", "face_fmr", o->p.face_fmr, "max_captures", o->p.captures));
+    }
+    if (finger != NULL) {
+        const largest_t *d = &lg[CW_SIM_DOCUMENT_FREE];
+        uint64_t n = d->where == 0 ? d->n : HI_N;
+        cw_sim_point_t pt;
+        double front = decision;
+        if (d->where >= 0 &&
+            cw_sim_evaluate(face->model, finger->model, &o->p, CW_SIM_DOCUMENT_FREE, n, &pt) == 0) {
+            front = pt.front_target; // the front's target where the flow reaches furthest
+        }
+        uint64_t dcap = d->where > 0 ? 0 : d->where < 0 ? 1 : round_down(d->n);
+        json_object_set_new(pol, "document_free",
+                            json_pack("{s:f,s:f,s:I,s:i,s:f,s:f}", "target_fpir", front, "margin",
+                                      o->p.margin, "population_cap", (json_int_t)dcap,
+                                      "max_captures", o->p.captures, "face_fmr",
+                                      o->p.inside_face_fmr, "finger_fmr", o->p.finger_fmr));
+    }
+    return json_pack("{s:O,s:o}", "source", source, "policies", pol);
+}
+
+int cw_cli_sim_population(int argc, char **argv)
+{
+    opts_t o;
+    int rc = parse(argc, argv, &o);
+    if (rc != 0) {
+        return rc;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "clearway %s: libsodium failed to start\n", NAME);
+        return CW_EXIT_FAIL;
+    }
+    input_t face, finger;
+    memset(&finger, 0, sizeof finger);
+    rc = load(o.face, "face", o.tail_fraction, &face);
+    if (rc == 0 && o.finger != NULL) {
+        rc = load(o.finger, "finger", o.finger_tail_fraction, &finger);
+    }
+    if (rc != 0) {
+        cw_sim_scores_destroy(face.model);
+        cw_sim_scores_destroy(finger.model);
+        return rc;
+    }
+    const input_t *fin = o.finger != NULL ? &finger : NULL;
+    json_t *root = json_object();
+    json_t *inputs = json_object();
+    json_object_set_new(inputs, "face", input_json(&face));
+    if (fin != NULL) {
+        json_object_set_new(inputs, "finger", input_json(fin));
+    }
+    json_object_set(root, "inputs", inputs);
+    json_object_set_new(
+        root, "params",
+        json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i}", "target_fpir", o.p.target_fpir,
+                  "max_fnir", o.p.max_fnir, "decision_fpir", cw_sim_decision_fpir(&o.p), "margin",
+                  o.p.margin, "face_fmr", o.p.face_fmr, "inside_face_fmr", o.p.inside_face_fmr,
+                  "finger_fmr", o.p.finger_fmr, "fingers", o.p.fingers, "captures", o.p.captures));
+
+    printf("# Population model\n\n");
+    printf("Criterion: FPIR <= %g and FNIR <= %g per transaction of %d captures (impostor "
+           "retries independent, genuine ones correlated). Face 1:N decision FPIR per attempt: "
+           "%.4g.\n\n",
+           o.p.target_fpir, o.p.max_fnir, o.p.captures, cw_sim_decision_fpir(&o.p));
+    printf("| modality | system | genuine | impostor | tail fraction | u | p_u | xi | sigma "
+           "|\n|---|---|---|---|---|---|---|---|---|\n");
+    print_fit("face", &face);
+    if (fin != NULL) {
+        print_fit("finger", fin);
+    }
+
+    json_t *modes = json_object();
+    for (int m = 0; m < CW_SIM_N_MODES && rc == 0; m++) {
+        int df = m == CW_SIM_DOCUMENT_FREE || m == CW_SIM_DOCUMENT_FREE_FIXED;
+        if (df && fin == NULL) {
+            continue;
+        }
+        rc = print_mode(&o, &face, fin, (cw_sim_mode_t)m, modes);
+    }
+    json_object_set_new(root, "modes", modes);
+
+    largest_t lg[CW_SIM_N_MODES];
+    memset(lg, 0, sizeof lg);
+    json_t *jl = json_array();
+    if (rc == 0) {
+        printf("\n## Largest N with FPIR <= %g and FNIR <= %g\n\n", o.p.target_fpir, o.p.max_fnir);
+        printf("| mode | programmes | per transaction (the criterion) | per attempt |\n");
+        printf("|---|---|---|---|\n");
+    }
+    for (int m = 0; m < CW_SIM_N_MODES && rc == 0; m++) {
+        if ((m == CW_SIM_DOCUMENT_FREE || m == CW_SIM_DOCUMENT_FREE_FIXED) && fin == NULL) {
+            continue;
+        }
+        int err = compute_largest(&o, &face, fin, (cw_sim_mode_t)m, &lg[m]);
+        if (err != 0) {
+            fprintf(stderr, "clearway %s: %s\n", NAME, cw_strerror(err));
+            rc = CW_EXIT_FAIL;
+            break;
+        }
+        char a[32], b[32];
+        const char *t1 = largest_text(lg[m].n, lg[m].where, a, sizeof a);
+        const char *t2 = largest_text(lg[m].n_attempt, lg[m].where_attempt, b, sizeof b);
+        if (m == CW_SIM_FACE_1TO1) {
+            t1 = lg[m].where > 0 ? "any N" : "none";
+            t2 = lg[m].where_attempt > 0 ? "any N" : "none";
+        }
+        printf("| %s | %s | %s | %s |\n", cw_sim_mode_name((cw_sim_mode_t)m), MODE_PROGRAMMES[m],
+               t1, t2);
+        json_array_append_new(
+            jl, json_pack("{s:s,s:I,s:i,s:I,s:i}", "mode", cw_sim_mode_name((cw_sim_mode_t)m), "n",
+                          (json_int_t)lg[m].n, "where", lg[m].where, "n_attempt",
+                          (json_int_t)lg[m].n_attempt, "where_attempt", lg[m].where_attempt));
+    }
+    json_object_set_new(root, "largest_n", jl);
+
+    json_t *jc = json_array();
+    if (rc == 0) {
+        printf("\n## Face-only 1:N: the model against a direct simulation (%llu searches of each "
+               "kind per N, empirical impostor scores)\n\n",
+               (unsigned long long)o.trials);
+        printf("| N | threshold | FPIR model | FPIR simulated (95%%) | false MATCH | FNIR model | "
+               "FNIR simulated (95%%) |\n|---|---|---|---|---|---|---|\n");
+    }
+    int n_checks = o.check ? N_DECADES : 2;
+    for (int i = 0; i < n_checks && rc == 0; i++) {
+        fprintf(stderr, "direct simulation at N = %llu\n", (unsigned long long)DECADES[i]);
+        cw_sim_check_t c;
+        int err = cw_sim_check_face_1n(face.model, &o.p, DECADES[i], o.trials, o.seed + i, &c);
+        if (err != 0) {
+            fprintf(stderr, "clearway %s: simulation: %s\n", NAME, cw_strerror(err));
+            rc = CW_EXIT_FAIL;
+            break;
+        }
+        char nb[32], tb[32];
+        printf("| %s | %s | %.3g | %.3g (%.3g .. %.3g) | %.3g | %.4f | %.4f (%.4f .. %.4f) |\n",
+               grouped(c.n, nb, sizeof nb),
+               thr(c.threshold > 1.0 ? INFINITY : c.threshold, tb, sizeof tb), c.model_fpir, c.fpir,
+               c.fpir_lo, c.fpir_hi, (double)c.false_match / (double)c.trials, c.model_fnir, c.fnir,
+               c.fnir_lo, c.fnir_hi);
+        json_array_append_new(
+            jc, json_pack("{s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:f,s:f,s:f,s:f}", "n", (json_int_t)c.n,
+                          "trials", (json_int_t)c.trials, "threshold", c.threshold, "model_fpir",
+                          c.model_fpir, "fpir", c.fpir, "fpir_lo", c.fpir_lo, "fpir_hi", c.fpir_hi,
+                          "false_match", (json_int_t)c.false_match, "model_fnir", c.model_fnir,
+                          "fnir", c.fnir, "fnir_lo", c.fnir_lo, "fnir_hi", c.fnir_hi));
+    }
+    json_object_set_new(root, "checks", jc);
+
+    if (rc == 0 && o.json != NULL) {
+        rc = write_json(o.json, root);
+    }
+    if (rc == 0 && o.policy != NULL) {
+        json_t *pj = policy_json(&o, &face, fin, lg, inputs);
+        rc = write_json(o.policy, pj);
+        json_decref(pj);
+    }
+    json_decref(inputs);
+    json_decref(root);
+    cw_sim_scores_destroy(face.model);
+    cw_sim_scores_destroy(finger.model);
+    return rc;
+}
