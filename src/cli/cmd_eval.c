@@ -28,6 +28,17 @@ const cw_cli_command_t cw_cmd_eval = {
     "                                [--json]\n"
     "       clearway eval lookalike [--root DIR] [--pairs N] [--distractors N] [--work DIR]\n"
     "                               [--threads N]\n"
+    "       clearway eval scores FILE... [--det OUT.svg] [--hist OUT.svg] [--png] [--log]\n"
+    "                               [--replicates N] [--threads N] [--json]\n"
+    "\n"
+    "eval scores: re-analyses score files saved by `eval face --scores` or `eval finger\n"
+    "--scores` (format \"clearway-scores 1\", include/clearway/eval.h) without measuring\n"
+    "again. For each FILE: EER and FNMR at FMR 1e-2, 1e-3 and 1e-4 with 95% intervals from a\n"
+    "bootstrap over subjects (--replicates, default 200; 0 for none), FTA, and when the file\n"
+    "holds 1:N search records rank-1, rank-10 and FNIR at FPIR 1e-2 and 1e-3. --det draws\n"
+    "the DET curves of every FILE on one chart, --hist the score histogram of the first\n"
+    "(--log: log density scale); --png also converts them with rsvg-convert (Debian's\n"
+    "librsvg2-bin) when installed. A malformed file is refused with its line number.\n"
     "\n"
     "eval lookalike: the field's worst case through the real clearance service. The N (100)\n"
     "highest-scoring impostor pairs of DIR (default $CLEARWAY_DATA/faces/lfw-dev, photos that\n"
@@ -585,8 +596,8 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     if (argc < 2 || strcmp(argv[1], "face") != 0) {
-        return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE` or `eval "
-                                          "finger DIR`");
+        return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE`, `eval "
+                                          "finger DIR` or `eval scores FILE...`");
     }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -826,6 +837,9 @@ static int run_eval(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "lookalike") == 0) {
         return cw_cli_eval_lookalike(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "scores") == 0) {
+        return cw_cli_eval_scores(argc, argv);
     }
     eval_opts_t o;
     int rc = parse_eval(argc, argv, &o);
