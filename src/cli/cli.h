@@ -48,6 +48,8 @@ extern const cw_cli_command_t cw_cmd_sim;
 
 /* `clearway eval finger ...` (argv[0] is "eval", argv[1] "finger"); eval_finger.c. */
 int cw_cli_eval_finger(int argc, char **argv);
+/* `clearway eval scores FILE...`; eval_scores.c. */
+int cw_cli_eval_scores(int argc, char **argv);
 /* `clearway eval lookalike ...`; eval_lookalike.c. */
 int cw_cli_eval_lookalike(int argc, char **argv);
 /* `clearway sim population ...` (argv[0] is "sim", argv[1] "population"); sim_population.c. */

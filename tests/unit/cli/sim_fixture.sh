@@ -47,7 +47,7 @@ fi
 # Failures: missing, malformed, the wrong modality, too few impostor scores to fit a tail.
 "$expect" 1 "cannot read '.*no-such.scores'" -- "$cw" sim population --face "$dir/no-such.scores"
 printf 'clearway-scores 1\ng\t0.5\t0\t0\ni\tabc\t0\t1\n' > "$dir/bad.scores"
-"$expect" 1 "bad.scores': line 3: want i<TAB>SCORE<TAB>A<TAB>B" -- \
+"$expect" 1 "bad.scores': line 3: expected 'i<TAB>SCORE<TAB>A<TAB>B'" -- \
     "$cw" sim population --face "$dir/bad.scores"
 printf 'clearway-scores 9\n' > "$dir/v9.scores"
 "$expect" 1 "line 1: not a \"clearway-scores 1\" file" -- "$cw" sim population --face "$dir/v9.scores"
