@@ -50,7 +50,7 @@ printf 'clearway-scores 1\ng\t0.5\t0\t0\ni\tabc\t0\t1\n' > "$dir/bad.scores"
 "$expect" 1 "bad.scores': line 3: expected 'i<TAB>SCORE<TAB>A<TAB>B'" -- \
     "$cw" sim population --face "$dir/bad.scores"
 printf 'clearway-scores 9\n' > "$dir/v9.scores"
-"$expect" 1 "line 1: not a \"clearway-scores 1\" file" -- "$cw" sim population --face "$dir/v9.scores"
+"$expect" 1 "line 1: not a score file" -- "$cw" sim population --face "$dir/v9.scores"
 "$expect" 1 "holds finger scores, not face" -- "$cw" sim population --face "$dir/finger.scores"
 scores "$dir/small.scores" face 3 100 0.75 0.05 5000 0.1
 "$expect" 1 "5000 impostor scores are too few .* it needs at least 100000" -- \
