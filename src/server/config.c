@@ -92,9 +92,17 @@ static int unknown_keys(json_t *obj, const char *path, const char *const *keys, 
     return 0;
 }
 
+// A key's dotted path for messages ("gates.0.code"), cut short if longer than PATH_LEN - 1.
 static void sub(char *out, const char *path, const char *key)
 {
-    snprintf(out, PATH_LEN, "%s%s%s", path, path[0] != '\0' ? "." : "", key);
+    size_t n = 0;
+    const char *parts[3] = {path, path[0] != '\0' ? "." : "", key};
+    for (int i = 0; i < 3; i++) {
+        for (const char *p = parts[i]; *p != '\0' && n < PATH_LEN - 1; p++) {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
 }
 
 static int read_string(json_t *obj, const char *path, const char *key, char **field, char *diag,

@@ -191,7 +191,7 @@ static int sq_exec(void *conn, const char *sql, const cw__val_t *params, int n_p
                    cw__rows_t *out, int64_t *changes, char *diag, size_t diag_len)
 {
     sq_conn_t *c = conn;
-    sqlite3_stmt *stmt;
+    sqlite3_stmt *stmt = NULL;
     int err = get_stmt(c, sql, &stmt, diag, diag_len);
     if (err != 0) {
         return err;
