@@ -21,28 +21,48 @@
 
 #define NAME "sim population"
 
+enum { MAX_FILES = 8 }; // score files per modality
+
 typedef struct opts {
-    const char *face, *finger, *json, *policy;
+    const char *face[MAX_FILES], *finger[MAX_FILES];
+    int n_face, n_finger;
+    const char *same_person; // file of NAME_A <TAB> NAME_B lines: one person, not impostors
+    const char *json, *policy;
     double tail_fraction, finger_tail_fraction;
     int check;
     uint64_t trials, seed;
     cw_sim_params_t p;
 } opts_t;
 
-// One input file: what it held, and how to find it again.
-typedef struct input {
+// One score file: what it held, and how to find it again.
+typedef struct file {
     const char *path;
     char system[96];
     long long bytes;
     char hash[2 * crypto_generichash_BYTES + 1]; // BLAKE2b-256, hex
-    size_t n_gen, n_imp;
+    size_t n_gen, n_imp, n_same;                 // n_same: impostor pairs dropped as one person
+} file_t;
+
+// One modality: its files, pooled into one model.
+typedef struct input {
+    file_t file[MAX_FILES];
+    int n_files;
+    char system[96];
+    size_t n_gen, n_imp, n_same;
     double tail_fraction;
     cw_sim_scores_t *model;
 } input_t;
 
+// Pairs of subject names that are one person (a name change, a spelling, a label error).
+typedef struct aliases {
+    char **a, **b;
+    size_t n;
+} aliases_t;
+
 static const uint64_t DECADES[] = {1000, 10000, 100000, 1000000, 10000000, 100000000};
 enum { N_DECADES = sizeof(DECADES) / sizeof(DECADES[0]) };
-#define LO_N 1000u
+// The largest-N search starts at 10 so that a mode failing at 1,000 still gets its number.
+#define LO_N 10u
 #define HI_N 100000000u
 
 static int parse_real(const char *a, const char *v, double lo, double hi, int open_lo, double *out)
@@ -80,6 +100,7 @@ static int parse(int argc, char **argv, opts_t *o)
     o->seed = 1;
     static const char *const takes[] = {"--face",
                                         "--finger",
+                                        "--same-person",
                                         "--target-fpir",
                                         "--max-fnir",
                                         "--margin",
@@ -108,10 +129,15 @@ static int parse(int argc, char **argv, opts_t *o)
         }
         long n = 0;
         int rc = 0;
-        if (strcmp(a, "--face") == 0) {
-            o->face = v;
-        } else if (strcmp(a, "--finger") == 0) {
-            o->finger = v;
+        if (strcmp(a, "--face") == 0 || strcmp(a, "--finger") == 0) {
+            int face = strcmp(a, "--face") == 0;
+            int *count = face ? &o->n_face : &o->n_finger;
+            if (*count == MAX_FILES) {
+                return cw_cli_usage_error("sim", "at most %d %s files", MAX_FILES, a);
+            }
+            (face ? o->face : o->finger)[(*count)++] = v;
+        } else if (strcmp(a, "--same-person") == 0) {
+            o->same_person = v;
         } else if (strcmp(a, "--json") == 0) {
             o->json = v;
         } else if (strcmp(a, "--policy") == 0) {
@@ -156,7 +182,7 @@ static int parse(int argc, char **argv, opts_t *o)
         }
         i += value;
     }
-    if (o->face == NULL) {
+    if (o->n_face == 0) {
         return cw_cli_usage_error("sim", "--face FILE is required");
     }
     return 0;
@@ -186,11 +212,128 @@ static int hash_file(const char *path, char *hex, size_t hex_len, long long *byt
     return bad ? CW_EIO : 0;
 }
 
-// Read one score file, hash it, and build its model. Errors are printed; returns an exit code.
-static int load(const char *path, const char *modality, double tail_fraction, input_t *in)
+static void aliases_free(aliases_t *al)
 {
-    memset(in, 0, sizeof *in);
-    in->path = path;
+    for (size_t i = 0; i < al->n; i++) {
+        free(al->a[i]);
+        free(al->b[i]);
+    }
+    free(al->a);
+    free(al->b);
+    memset(al, 0, sizeof *al);
+}
+
+// The --same-person file: one pair of names per line, tab-separated; '#' starts a comment.
+static int aliases_read(const char *path, aliases_t *al)
+{
+    memset(al, 0, sizeof *al);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "clearway %s: cannot read '%s': %s\n", NAME, path, strerror(errno));
+        return CW_EXIT_FAIL;
+    }
+    char line[1024];
+    int ln = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+        ln++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || line[0] == '\0') {
+            continue;
+        }
+        char *tab = strchr(line, '\t');
+        if (tab == NULL || tab == line || tab[1] == '\0' || strchr(tab + 1, '\t') != NULL) {
+            fprintf(stderr, "clearway %s: %s: line %d: expected NAME_A<TAB>NAME_B\n", NAME, path,
+                    ln);
+            rc = CW_EXIT_FAIL;
+            break;
+        }
+        *tab = '\0';
+        char **na = realloc(al->a, (al->n + 1) * sizeof *na);
+        if (na != NULL) {
+            al->a = na;
+        }
+        char **nb = realloc(al->b, (al->n + 1) * sizeof *nb);
+        if (nb != NULL) {
+            al->b = nb;
+        }
+        char *x = strdup(line), *y = strdup(tab + 1);
+        if (na == NULL || nb == NULL || x == NULL || y == NULL) {
+            free(x);
+            free(y);
+            fprintf(stderr, "clearway %s: out of memory\n", NAME);
+            rc = CW_EXIT_FAIL;
+            break;
+        }
+        al->a[al->n] = x;
+        al->b[al->n] = y;
+        al->n++;
+    }
+    fclose(f);
+    if (rc != 0) {
+        aliases_free(al);
+    }
+    return rc;
+}
+
+// Subject pairs of s that al names as one person: mark[a * n + b] would be too big, so each
+// subject gets the index of its alias class (its own index when it has none).
+static uint32_t *alias_classes(const cw_eval_scores_t *s, const aliases_t *al)
+{
+    uint32_t *cls = malloc((s->n_subjects ? s->n_subjects : 1) * sizeof *cls);
+    if (cls == NULL) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->n_subjects; i++) {
+        cls[i] = i;
+    }
+    // Few aliases: a pass per alias, joining the two names' classes (union by relabelling).
+    for (size_t k = 0; k < al->n; k++) {
+        uint32_t ca = UINT32_MAX, cb = UINT32_MAX;
+        for (uint32_t i = 0; i < s->n_subjects; i++) {
+            if (s->subject[i] != NULL && strcmp(s->subject[i], al->a[k]) == 0) {
+                ca = cls[i];
+            }
+            if (s->subject[i] != NULL && strcmp(s->subject[i], al->b[k]) == 0) {
+                cb = cls[i];
+            }
+        }
+        if (ca == UINT32_MAX || cb == UINT32_MAX || ca == cb) {
+            continue;
+        }
+        for (uint32_t i = 0; i < s->n_subjects; i++) {
+            if (cls[i] == cb) {
+                cls[i] = ca;
+            }
+        }
+    }
+    return cls;
+}
+
+static int grow_floats(float **a, size_t *cap, size_t need)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t c = *cap ? *cap : 1024;
+    while (c < need) {
+        c += c / 2;
+    }
+    float *n = realloc(*a, c * sizeof *n);
+    if (n == NULL) {
+        return CW_ENOMEM;
+    }
+    *a = n;
+    *cap = c;
+    return 0;
+}
+
+// Read one score file into the pooled arrays (impostor pairs of one person dropped), and hash it.
+static int load_file(const char *path, const char *modality, const aliases_t *al, file_t *fl,
+                     float **gen, size_t *cap_gen, size_t *n_gen, float **imp, size_t *cap_imp,
+                     size_t *n_imp)
+{
+    memset(fl, 0, sizeof *fl);
+    fl->path = path;
     struct stat sb;
     if (stat(path, &sb) != 0) {
         fprintf(stderr, "clearway %s: cannot read '%s': %s\n", NAME, path, strerror(errno));
@@ -211,26 +354,63 @@ static int load(const char *path, const char *modality, double tail_fraction, in
         cw_eval_scores_free(&s);
         return CW_EXIT_FAIL;
     }
-    snprintf(in->system, sizeof in->system, "%s", s.system);
-    in->n_gen = s.n_gen;
-    in->n_imp = s.n_imp;
-    float *gen = malloc((s.n_gen ? s.n_gen : 1) * sizeof *gen);
-    float *imp = malloc((s.n_imp ? s.n_imp : 1) * sizeof *imp);
-    if (gen == NULL || imp == NULL) {
-        free(gen);
-        free(imp);
+    snprintf(fl->system, sizeof fl->system, "%s", s.system);
+    uint32_t *cls = al->n > 0 ? alias_classes(&s, al) : NULL;
+    if ((al->n > 0 && cls == NULL) || grow_floats(gen, cap_gen, *n_gen + s.n_gen) != 0 ||
+        grow_floats(imp, cap_imp, *n_imp + s.n_imp) != 0) {
+        free(cls);
         cw_eval_scores_free(&s);
         fprintf(stderr, "clearway %s: out of memory\n", NAME);
         return CW_EXIT_FAIL;
     }
     for (size_t i = 0; i < s.n_gen; i++) {
-        gen[i] = s.gen[i].score;
+        (*gen)[(*n_gen)++] = s.gen[i].score;
     }
     for (size_t i = 0; i < s.n_imp; i++) {
-        imp[i] = s.imp[i].score;
+        const cw_eval_pair_t *q = &s.imp[i];
+        if (cls != NULL && cls[q->a] == cls[q->b]) {
+            fl->n_same++;
+            continue;
+        }
+        (*imp)[(*n_imp)++] = q->score;
     }
+    fl->n_gen = s.n_gen;
+    fl->n_imp = s.n_imp - fl->n_same;
+    free(cls);
     cw_eval_scores_free(&s);
-    if (tail_fraction == 0.0) {
+    if (hash_file(path, fl->hash, sizeof fl->hash, &fl->bytes) != 0) {
+        fprintf(stderr, "clearway %s: cannot read '%s'\n", NAME, path);
+        return CW_EXIT_FAIL;
+    }
+    return 0;
+}
+
+// Read a modality's score files, pool them, and build its model. Errors are printed; returns an
+// exit code.
+static int load(const char *const *paths, int n_paths, const char *modality, const aliases_t *al,
+                double tail_fraction, input_t *in)
+{
+    memset(in, 0, sizeof *in);
+    float *gen = NULL, *imp = NULL;
+    size_t cap_gen = 0, cap_imp = 0;
+    int rc = 0;
+    for (int i = 0; i < n_paths && rc == 0; i++) {
+        file_t *fl = &in->file[i];
+        rc = load_file(paths[i], modality, al, fl, &gen, &cap_gen, &in->n_gen, &imp, &cap_imp,
+                       &in->n_imp);
+        in->n_files = i + 1;
+        in->n_same += fl->n_same;
+        if (rc == 0 && (i == 0 || strcmp(in->system, fl->system) != 0)) {
+            // One system name, or the files' names joined when they differ.
+            size_t l = strlen(in->system);
+            snprintf(in->system + l, sizeof in->system - l, "%s%s", i > 0 ? " + " : "", fl->system);
+        }
+    }
+    if (rc == 0 && in->n_same > 0) {
+        fprintf(stderr, "%zu %s impostor pairs dropped: one person under two names (%s)\n",
+                in->n_same, modality, "--same-person");
+    }
+    if (rc == 0 && tail_fraction == 0.0) {
         // Finger sets are small: leave 200 scores above u where the face fraction would not.
         double q = in->n_imp > 0 ? 200.0 / (double)in->n_imp : 0.1;
         tail_fraction = q > 0.1 ? 0.1 : q;
@@ -239,21 +419,21 @@ static int load(const char *path, const char *modality, double tail_fraction, in
         }
     }
     in->tail_fraction = tail_fraction;
-    fprintf(stderr, "fitting the %s impostor tail (%zu genuine, %zu impostor scores)\n", modality,
-            in->n_gen, in->n_imp);
-    err = cw_sim_scores_create(gen, in->n_gen, imp, in->n_imp, tail_fraction, NULL, &in->model,
-                               diag, sizeof diag);
+    if (rc == 0) {
+        fprintf(stderr, "fitting the %s impostor tail (%zu genuine, %zu impostor scores)\n",
+                modality, in->n_gen, in->n_imp);
+        char diag[256] = "";
+        int err = cw_sim_scores_create(gen, in->n_gen, imp, in->n_imp, tail_fraction, NULL,
+                                       &in->model, diag, sizeof diag);
+        if (err != 0) {
+            fprintf(stderr, "clearway %s: %s: %s\n", NAME, paths[0],
+                    diag[0] ? diag : cw_strerror(err));
+            rc = CW_EXIT_FAIL;
+        }
+    }
     free(gen);
     free(imp);
-    if (err != 0) {
-        fprintf(stderr, "clearway %s: %s: %s\n", NAME, path, diag[0] ? diag : cw_strerror(err));
-        return CW_EXIT_FAIL;
-    }
-    if (hash_file(path, in->hash, sizeof in->hash, &in->bytes) != 0) {
-        fprintf(stderr, "clearway %s: cannot read '%s'\n", NAME, path);
-        return CW_EXIT_FAIL;
-    }
-    return 0;
+    return rc;
 }
 
 // 12345678 as "12,345,678".
@@ -286,9 +466,13 @@ static const char *thr(double t, char *buf, size_t len)
 static void print_fit(const char *modality, const input_t *in)
 {
     const cw_gallery_calibration_t *c = cw_sim_scores_tail(in->model);
-    printf("| %s | %s | %zu | %zu | %g | %.5f | %.3g (%.0f above) | %+.4f | %.5f |\n", modality,
-           in->system[0] ? in->system : "-", in->n_gen, in->n_imp, in->tail_fraction, c->u, c->p_u,
-           c->p_u * (double)in->n_imp, c->xi, c->sigma);
+    char same[64] = "";
+    if (in->n_same > 0) {
+        snprintf(same, sizeof same, " (%zu one-person pairs dropped)", in->n_same);
+    }
+    printf("| %s | %s | %zu | %zu%s | %g | %.5f | %.3g (%.0f above) | %+.4f | %.5f |\n", modality,
+           in->system[0] ? in->system : "-", in->n_gen, in->n_imp, same, in->tail_fraction, c->u,
+           c->p_u, c->p_u * (double)in->n_imp, c->xi, c->sigma);
 }
 
 static json_t *point_json(const cw_sim_point_t *pt)
@@ -391,7 +575,7 @@ typedef struct largest {
 static const char *largest_text(uint64_t n, int where, char *buf, size_t len)
 {
     if (where < 0) {
-        snprintf(buf, len, "< 1,000");
+        snprintf(buf, len, "< %u", LO_N);
     } else if (where > 0) {
         snprintf(buf, len, ">= 1e8");
     } else {
@@ -430,9 +614,18 @@ static int compute_largest(const opts_t *o, const input_t *face, const input_t *
 static json_t *input_json(const input_t *in)
 {
     const cw_gallery_calibration_t *c = cw_sim_scores_tail(in->model);
-    return json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f}}", "path", in->path,
-                     "system", in->system, "bytes", (json_int_t)in->bytes, "blake2b_256", in->hash,
-                     "genuine", (json_int_t)in->n_gen, "impostor", (json_int_t)in->n_imp, "tail",
+    json_t *files = json_array();
+    for (int i = 0; i < in->n_files; i++) {
+        const file_t *f = &in->file[i];
+        json_array_append_new(
+            files, json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:I}", "path", f->path, "system", f->system,
+                             "bytes", (json_int_t)f->bytes, "blake2b_256", f->hash, "genuine",
+                             (json_int_t)f->n_gen, "impostor", (json_int_t)f->n_imp,
+                             "same_person_dropped", (json_int_t)f->n_same));
+    }
+    return json_pack("{s:o,s:s,s:I,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f}}", "files", files, "system",
+                     in->system, "genuine", (json_int_t)in->n_gen, "impostor",
+                     (json_int_t)in->n_imp, "same_person_dropped", (json_int_t)in->n_same, "tail",
                      "tail_fraction", in->tail_fraction, "u", c->u, "p_u", c->p_u, "xi", c->xi,
                      "sigma", c->sigma);
 }
@@ -500,18 +693,25 @@ int cw_cli_sim_population(int argc, char **argv)
         fprintf(stderr, "clearway %s: libsodium failed to start\n", NAME);
         return CW_EXIT_FAIL;
     }
-    input_t face, finger;
-    memset(&finger, 0, sizeof finger);
-    rc = load(o.face, "face", o.tail_fraction, &face);
-    if (rc == 0 && o.finger != NULL) {
-        rc = load(o.finger, "finger", o.finger_tail_fraction, &finger);
+    aliases_t al;
+    memset(&al, 0, sizeof al);
+    if (o.same_person != NULL && aliases_read(o.same_person, &al) != 0) {
+        return CW_EXIT_FAIL;
     }
+    input_t face, finger;
+    memset(&face, 0, sizeof face);
+    memset(&finger, 0, sizeof finger);
+    rc = load(o.face, o.n_face, "face", &al, o.tail_fraction, &face);
+    if (rc == 0 && o.n_finger > 0) {
+        rc = load(o.finger, o.n_finger, "finger", &al, o.finger_tail_fraction, &finger);
+    }
+    aliases_free(&al);
     if (rc != 0) {
         cw_sim_scores_destroy(face.model);
         cw_sim_scores_destroy(finger.model);
         return rc;
     }
-    const input_t *fin = o.finger != NULL ? &finger : NULL;
+    const input_t *fin = o.n_finger > 0 ? &finger : NULL;
     json_t *root = json_object();
     json_t *inputs = json_object();
     json_object_set_new(inputs, "face", input_json(&face));

@@ -44,6 +44,20 @@ grep -q '"document_free"' "$dir/policy.json"
 if "$cw" sim population --face "$dir/face.scores" --trials 1000 | grep -q "Document-free"; then
     exit 1
 fi
+# --same-person: subjects 0 and 1 named as one person; their 2,000 impostor pairs are dropped,
+# and pooling a second file adds its scores.
+{ sed -n 1,3p "$dir/face.scores"; printf 'subject\t0\tAnn_A\nsubject\t1\tAnn_B\n'
+  sed -n '4,$p' "$dir/face.scores"; } > "$dir/named.scores"
+printf '# one person, two names\nAnn_A\tAnn_B\n' > "$dir/same.tsv"
+"$expect" 0 "^\| face \| synthetic face \| 2000 \| 98000 \(2000 one-person pairs dropped\) \|" -- \
+    "$cw" sim population --face "$dir/named.scores" --same-person "$dir/same.tsv" --trials 1000 \
+    --tail-fraction 0.01
+"$expect" 0 "^\| face \| synthetic face \| 4000 \| 200000 \| 0.01 \|" -- \
+    "$cw" sim population --face "$dir/face.scores" --face "$dir/face.scores" --trials 1000 \
+    --tail-fraction 0.01
+printf 'Ann_A Ann_B\n' > "$dir/bad_same.tsv"
+"$expect" 1 "bad_same.tsv: line 1: expected NAME_A<TAB>NAME_B" -- \
+    "$cw" sim population --face "$dir/named.scores" --same-person "$dir/bad_same.tsv"
 # Failures: missing, malformed, the wrong modality, too few impostor scores to fit a tail.
 "$expect" 1 "cannot read '.*no-such.scores'" -- "$cw" sim population --face "$dir/no-such.scores"
 printf 'clearway-scores 1\ng\t0.5\t0\t0\ni\tabc\t0\t1\n' > "$dir/bad.scores"
