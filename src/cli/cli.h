@@ -44,10 +44,15 @@ extern const cw_cli_command_t cw_cmd_keys;
 extern const cw_cli_command_t cw_cmd_finger;
 extern const cw_cli_command_t cw_cmd_apikey;
 extern const cw_cli_command_t cw_cmd_serve;
+extern const cw_cli_command_t cw_cmd_sim;
 
 /* `clearway eval finger ...` (argv[0] is "eval", argv[1] "finger"); eval_finger.c. */
 int cw_cli_eval_finger(int argc, char **argv);
 /* `clearway eval lookalike ...`; eval_lookalike.c. */
 int cw_cli_eval_lookalike(int argc, char **argv);
+/* `clearway sim direct ...` (argv[0] is "sim", argv[1] "direct"); sim_direct.c. */
+int cw_cli_sim_direct(int argc, char **argv);
+/* Its full usage text (also `clearway sim --help`). */
+extern const char cw_cli_sim_direct_usage[];
 
 #endif
