@@ -327,10 +327,22 @@ void cw_cli_distractor_sample(const cw_cli_distractor_t *m, uint64_t first, size
         float *x = out + i * d;
         memset(x, 0, d * sizeof(float));
         lz(m->chol_t, d, z, x);
+        float f = scale;
+        if (m->nu > 0) {
+            // w ~ chi-square(nu) from nu more normals of the row's stream.
+            float w[CW_CLI_DISTRACTOR_MAX_NU];
+            int nu = m->nu < CW_CLI_DISTRACTOR_MAX_NU ? m->nu : CW_CLI_DISTRACTOR_MAX_NU;
+            normals(&r, w, (uint32_t)nu);
+            double chi = 0;
+            for (int i2 = 0; i2 < nu; i2++) {
+                chi += (double)w[i2] * w[i2];
+            }
+            f = (float)(scale * sqrt((double)nu / (chi > 1e-300 ? chi : 1e-300)));
+        }
         const float *mu = m->mean + (size_t)comp * d;
         double ss = 0;
         for (uint32_t q = 0; q < d; q++) {
-            x[q] = mu[q] + scale * x[q];
+            x[q] = mu[q] + f * x[q];
             ss += (double)x[q] * x[q];
         }
         if (normalise && ss > 0) {

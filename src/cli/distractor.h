@@ -6,7 +6,10 @@
  * covariance): with one component it is the plain Gaussian of the embeddings' mean and full
  * covariance; with k it puts the k-means centres of the data as component means and the pooled
  * within-cluster covariance around each. `scale` multiplies the random part (the covariance is
- * inflated by scale^2), for fitting the tail of the impostor scores.
+ * inflated by scale^2), and nu > 0 makes it a multivariate Student t with nu degrees of freedom
+ * (each row's random part divided by sqrt(w / nu), w chi-square with nu degrees of freedom): rows
+ * whose random part is small sit near the mean and resemble many faces, as real "hub" faces do,
+ * which thickens the tail of the impostor scores. Both are for fitting that tail.
  *
  * Row i of a model's stream depends only on the model, its seed and i, so any split of the rows
  * into blocks or threads gives the same rows.
@@ -25,10 +28,11 @@ typedef struct cw_cli_distractor {
     double *cov;   /* dim x dim: the covariance (shared), lower triangle, before the ridge */
     float *chol_t; /* dim x dim: the transpose of its lower Cholesky factor (row c = column c) */
     double scale;  /* multiplies the random part; 1 after fitting */
+    int nu;        /* Student t degrees of freedom (1..CW_CLI_DISTRACTOR_MAX_NU); 0 = Gaussian */
     uint64_t seed;
 } cw_cli_distractor_t;
 
-enum { CW_CLI_DISTRACTOR_MAX_DIM = 1024 };
+enum { CW_CLI_DISTRACTOR_MAX_DIM = 1024, CW_CLI_DISTRACTOR_MAX_NU = 1024 };
 
 /* The ridge added to the covariance's diagonal, for the rank the data lack. */
 #define CW_CLI_DISTRACTOR_RIDGE 1e-6

@@ -28,64 +28,60 @@
 const char cw_cli_sim_direct_usage[] =
     "Usage: clearway sim direct --dump FILE [--root DIR] [--sizes LIST] [--model M] [options]\n"
     "\n"
-    "The direct scale experiment: real faces enrolled among synthetic distractor templates,\n"
-    "searched with the real gallery search at each gallery size, with measured FPIR and FNIR.\n"
+    "The direct scale experiment: real faces enrolled among synthetic distractors, searched\n"
+    "with the real gallery search at each gallery size; measured FPIR and FNIR.\n"
     "\n"
-    "Data: FILE is a template dump of labelled photos as `clearway eval face --dump` writes it\n"
-    "(a '#' header, then per photo: name, number, found, box, landmarks, \"dim v1 .. vdim\",\n"
-    "tab-separated). If FILE does not exist, the photos under DIR (default\n"
-    "$CLEARWAY_DATA/faces/lfw-dev, CLEARWAY_DATA defaulting to ../shared/data) are embedded with\n"
-    "the default face pipeline (as `clearway eval face`, which prints its report) and FILE is\n"
-    "written for next time.\n"
+    "FILE: a dump of `clearway eval face --dump` (a '#' header, then per photo: name, number,\n"
+    "found, box, landmarks, \"dim v1 .. vdim\", tab-separated). If FILE does not exist, the\n"
+    "photos under DIR (default $CLEARWAY_DATA/faces/lfw-dev, CLEARWAY_DATA defaulting to\n"
+    "../shared/data) are embedded by `clearway eval face` (which prints its report) into FILE.\n"
     "\n"
     "Protocol: people are split in two halves by a hash of their name. Enrolled half: each\n"
-    "person's first photo with a face is enrolled (id = person), the other photos are mated\n"
-    "probes. Every photo of the other half is a non-mated probe. The distractor model is fitted\n"
-    "to the enrolled rows only (one per person), so nothing of the non-mated probes leaks in.\n"
+    "person's first photo with a face is enrolled, the other photos are mated probes. Every\n"
+    "photo of the other half is a non-mated probe. The distractor model is fitted to the\n"
+    "enrolled rows only (one per person): nothing of the non-mated probes leaks in.\n"
     "\n"
-    "Distractor models (--model):\n"
+    "Distractor models (--model); samples are L2-normalised:\n"
     "  gaussian   the enrolled rows' mean and full covariance (Cholesky, ridge 1e-6)\n"
-    "  mixture    k-means into --clusters (32) components, each a Gaussian around its centre\n"
-    "             with the pooled within-cluster covariance\n"
-    "  inflated   the Gaussian with its covariance scaled by a factor chosen so that the\n"
-    "             synthetic impostor scores match the real ones at FMR 1e-3\n"
-    "  auto       (default) all three are checked and the one whose impostor-score thresholds\n"
-    "             at FMR 1e-3, 1e-4 and 1e-5 lie closest to the real ones is used\n"
-    "Samples are L2-normalised. The check compares the non-mated probes' scores against the\n"
-    "real enrolled rows with their scores against the first 10,000 synthetic rows.\n"
+    "  mixture    k-means into --clusters (32) components around the centres, with the\n"
+    "             pooled within-cluster covariance\n"
+    "  inflated   the Gaussian, its covariance scaled so that the synthetic impostor scores\n"
+    "             match the real ones at FMR 1e-3\n"
+    "  t          a multivariate Student t (Gaussian mean and covariance), degrees of freedom\n"
+    "             chosen to match the real thresholds at FMR 1e-3 .. 1e-5\n"
+    "  auto       (default) all four are checked; the one whose thresholds at FMR 1e-3, 1e-4\n"
+    "             and 1e-5 lie closest to the real ones is used\n"
+    "The check: the non-mated probes' scores against the real enrolled rows and against\n"
+    "10,000 synthetic rows (thresholds, Kolmogorov-Smirnov distance, GPD tail fits).\n"
     "\n"
-    "Then ONE gallery of capacity max(LIST) is built and grown: the real enrolled rows, then\n"
-    "synthetic rows up to each size in turn (progress on stderr). At each size every probe is\n"
-    "searched (batches of 64, top 10) and decided by cw_gallery_decide. Reported per size: the\n"
-    "threshold; mated MATCH right / wrong / AMBIGUOUS / NO_MATCH, FNIR = 1 - right share,\n"
-    "rank-1 and rank-10; non-mated false MATCH (FPIR) and AMBIGUOUS, with 95% Wilson intervals;\n"
-    "the predicted FPIR; the FPIR at the smallest size's threshold (it grows about as N x FMR);\n"
-    "the median best non-mated score; search time per probe (batched) and single-query p50;\n"
-    "gallery memory and build time. Output: a Markdown table on stdout.\n"
+    "Then one gallery of capacity max(LIST) grows: the enrolled rows, then synthetic rows up to\n"
+    "each size (progress on stderr). At each size every probe is searched (batches of 64, top\n"
+    "10) and decided by cw_gallery_decide. Per size: the threshold; mated MATCH right / wrong /\n"
+    "AMBIGUOUS / NO_MATCH, FNIR = 1 - right share, rank-1, rank-10; non-mated false MATCH\n"
+    "(FPIR) and AMBIGUOUS, 95% Wilson intervals; the predicted FPIR; the FPIR at the smallest\n"
+    "size's threshold; the median best non-mated score; ms per probe (batched) and single p50;\n"
+    "gallery memory and build time. A Markdown report on stdout.\n"
     "\n"
     "Options:\n"
-    "  --sizes LIST        gallery sizes, comma-separated, k/M suffixes (default\n"
-    "                      10k,100k,1M,10M); each at least the enrolled count\n"
-    "  --model M           gaussian, mixture, inflated or auto (default auto)\n"
+    "  --sizes LIST        increasing sizes, k/M suffixes (default 10k,100k,1M,10M), each at\n"
+    "                      least the enrolled count\n"
+    "  --model M           gaussian, mixture, inflated, t or auto (default auto)\n"
     "  --clusters K        mixture components (default 32)\n"
     "  --target-fpir F     the decision's target FPIR (default 1e-3)\n"
     "  --margin M          the decision's ambiguity margin (default 0.05)\n"
-    "  --calibration C     builtin (default: the model's built-in tail calibration,\n"
-    "                      docs/gallery-decisions.md) or enrolled (fitted to the impostor pairs\n"
-    "                      among the enrolled half's photos, tail fraction 1e-3 or 150 scores)\n"
+    "  --calibration C     builtin (default; docs/gallery-decisions.md) or enrolled (fitted to\n"
+    "                      the enrolled half's impostor pairs, tail 1e-3 or 150 scores)\n"
     "  --embedder E        mobilefacenet (default) or fused: the model that made the dump\n"
     "  --no-flip           the dump's templates are not flip-averaged\n"
     "  --threads N         search and generation threads (default 2)\n"
     "  --seed S            the distractor stream's seed (default 1)\n"
     "  --json OUT          the whole report as JSON\n"
-    "  --scores OUT        per size, the non-mated probes' best scores and the mated probes'\n"
-    "                      mate scores (size, kind, probe, score; tab-separated)\n"
+    "  --scores OUT        per size, the non-mated probes' best scores, and the mated probes'\n"
+    "                      mate scores (size, kind, probe, score)\n"
     "\n"
-    "Before building, the memory the gallery needs (docs/gallery-search.md's per-row costs) is\n"
-    "compared with MemAvailable; the run is refused if it clearly does not fit.\n"
-    "\n"
-    "Exit status: 0, 1 on failure (missing or malformed data, not enough memory), 2 bad command\n"
-    "line.\n";
+    "The gallery's memory (docs/gallery-search.md's per-row costs) is checked against\n"
+    "MemAvailable first. Exit status: 0, 1 on failure (missing or malformed data, not enough\n"
+    "memory), 2 bad command line.\n";
 
 enum {
     K_HITS = 10,
@@ -98,12 +94,21 @@ enum {
     MAX_SIZES = 16,
 };
 
+/* Gallery ids: the enrolled rows are 1 .. E, the synthetic ones from here on. */
+#define SYNTH_ID ((uint64_t)1 << 40)
+
 static const double FMRS[] = {1e-2, 1e-3, 1e-4, 1e-5};
 enum { N_FMRS = sizeof(FMRS) / sizeof(FMRS[0]) };
 
-typedef enum model_kind { MODEL_GAUSSIAN, MODEL_MIXTURE, MODEL_INFLATED, MODEL_AUTO } model_kind_t;
-static const char *const MODEL_NAMES[] = {"gaussian", "mixture", "inflated", "auto"};
-enum { N_MODELS = 3 };
+typedef enum model_kind {
+    MODEL_GAUSSIAN,
+    MODEL_MIXTURE,
+    MODEL_INFLATED,
+    MODEL_T,
+    MODEL_AUTO
+} model_kind_t;
+static const char *const MODEL_NAMES[] = {"gaussian", "mixture", "inflated", "t", "auto"};
+enum { N_MODELS = 4 };
 
 typedef struct opts {
     const char *dump, *root, *json, *scores;
@@ -153,8 +158,11 @@ typedef struct result {
     double threshold, predicted, build_s, search_ms, single_p50_ms;
     size_t right, wrong, ambig, none, rank1, rank10;
     size_t fp, fp_ambig, fp_fixed;
+    size_t fp_synth, fixed_synth; /* of those, with a synthetic row as the best hit */
+    double predicted_fixed;       /* the calibration's FPIR at the fixed threshold and this N */
     double median_nonmated;
     size_t scan_bytes, float_bytes;
+    double mem_bytes; /* for N rows */
 } result_t;
 
 static int fail(const char *fmt, ...)
@@ -271,8 +279,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                 }
             }
             if (o->model > MODEL_AUTO) {
-                return cw_cli_usage_error("sim", "--model must be gaussian, mixture, inflated or "
-                                                 "auto");
+                return cw_cli_usage_error("sim", "--model must be gaussian, mixture, inflated, t "
+                                                 "or auto");
             }
         } else if (strcmp(a, "--clusters") == 0) {
             o->clusters = (int)strtol(v, &end, 10);
@@ -689,7 +697,7 @@ static int bin_of(float s)
 }
 
 /* The distribution of n scores: histogram, thresholds at FMRS, GPD tail fit. */
-static int describe(const float *scores, size_t n, dist_t *out)
+static int describe(const float *scores, size_t n, dist_t *out, int fit_tail)
 {
     memset(out, 0, sizeof(*out));
     out->hist = calloc(SCORE_BINS, sizeof(uint64_t));
@@ -709,7 +717,7 @@ static int describe(const float *scores, size_t n, dist_t *out)
         }
         out->thr[f] = (b + 1) * 1e-5 - 1.0;
     }
-    out->gpd_rc = cw_gallery_calibrate(scores, n, 1e-3, &out->gpd);
+    out->gpd_rc = fit_tail ? cw_gallery_calibrate(scores, n, 1e-3, &out->gpd) : CW_EINVAL;
     return 0;
 }
 
@@ -785,7 +793,7 @@ static int check_model(ctx_t *c, int k)
     float *sc;
     int rc = synth_scores(c, &c->models[k], CHECK_ROWS, &sc);
     if (rc == 0) {
-        rc = describe(sc, c->s.n_nonmated * CHECK_ROWS, &c->checks[k].synth);
+        rc = describe(sc, c->s.n_nonmated * CHECK_ROWS, &c->checks[k].synth, 1);
         cw_free(sc);
     }
     if (rc != 0) {
@@ -802,28 +810,29 @@ static int check_model(ctx_t *c, int k)
     return 0;
 }
 
-/* The threshold at FMR 1e-3 of m's synthetic scores against the probes (a smaller sample). */
-static int synth_q3(ctx_t *c, const cw_cli_distractor_t *m, double *thr)
+/* The thresholds at FMRS of m's synthetic scores against the probes (a smaller sample). */
+static int synth_thresholds(ctx_t *c, const cw_cli_distractor_t *m, double *thr)
 {
     float *sc;
-    size_t rows = CHECK_ROWS / 4;
+    size_t rows = CHECK_ROWS / 2;
     int rc = synth_scores(c, m, rows, &sc);
     if (rc != 0) {
         return rc;
     }
     dist_t dd;
-    rc = describe(sc, c->s.n_nonmated * rows, &dd);
+    rc = describe(sc, c->s.n_nonmated * rows, &dd, 0);
     cw_free(sc);
-    *thr = dd.thr[1];
+    memcpy(thr, dd.thr, sizeof(dd.thr));
     free(dd.hist);
     return rc;
 }
 
 static int fit_models(ctx_t *c)
 {
-    int want[N_MODELS] = {c->o.model == MODEL_GAUSSIAN || c->o.model == MODEL_AUTO,
-                          c->o.model == MODEL_MIXTURE || c->o.model == MODEL_AUTO,
-                          c->o.model == MODEL_INFLATED || c->o.model == MODEL_AUTO};
+    int want[N_MODELS];
+    for (int k = 0; k < N_MODELS; k++) {
+        want[k] = c->o.model == (model_kind_t)k || c->o.model == MODEL_AUTO;
+    }
     for (int k = 0; k < N_MODELS; k++) {
         if (!want[k]) {
             continue;
@@ -842,19 +851,19 @@ static int fit_models(ctx_t *c)
         if (k == MODEL_INFLATED) {
             // The synthetic threshold at FMR 1e-3 need not be monotone in the scale (rows are
             // normalised, so the scale trades the shared mean against the spread): a grid over
-            // 0.5 .. 2, then a finer one around the best point.
+            // 0.3 .. 2, then a finer one around the best point.
             double best = 1.0, best_err = INFINITY, step = 0.1;
             for (int pass = 0; pass < 2; pass++) {
                 double centre = best;
-                for (int i = pass == 0 ? 0 : -4; pass == 0 ? i <= 15 : i <= 4; i++) {
-                    double sc = pass == 0 ? 0.5 + step * i : centre + step * i;
-                    double t;
+                for (int i = pass == 0 ? 0 : -4; pass == 0 ? i <= 17 : i <= 4; i++) {
+                    double sc = pass == 0 ? 0.3 + step * i : centre + step * i;
+                    double t[N_FMRS];
                     c->models[k].scale = sc;
-                    if ((rc = synth_q3(c, &c->models[k], &t)) != 0) {
+                    if ((rc = synth_thresholds(c, &c->models[k], t)) != 0) {
                         return fail("fitting the inflated model: %s", cw_strerror(rc));
                     }
-                    if (fabs(t - c->real.thr[1]) < best_err) {
-                        best_err = fabs(t - c->real.thr[1]);
+                    if (fabs(t[1] - c->real.thr[1]) < best_err) {
+                        best_err = fabs(t[1] - c->real.thr[1]);
                         best = sc;
                     }
                 }
@@ -862,6 +871,29 @@ static int fit_models(ctx_t *c)
             }
             c->models[k].scale = best;
             fprintf(stderr, "inflated model: covariance scale %.4f^2\n", c->models[k].scale);
+        }
+        if (k == MODEL_T) {
+            // The degrees of freedom whose thresholds at FMR 1e-3 .. 1e-5 lie closest to the
+            // real ones (a smaller sample than the check's).
+            static const int NUS[] = {2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100};
+            double best_err = INFINITY;
+            int best = 100;
+            for (size_t i = 0; i < sizeof(NUS) / sizeof(NUS[0]); i++) {
+                double t[N_FMRS], e = 0;
+                c->models[k].nu = NUS[i];
+                if ((rc = synth_thresholds(c, &c->models[k], t)) != 0) {
+                    return fail("fitting the t model: %s", cw_strerror(rc));
+                }
+                for (int f = 1; f < N_FMRS; f++) {
+                    e = fabs(t[f] - c->real.thr[f]) > e ? fabs(t[f] - c->real.thr[f]) : e;
+                }
+                if (e < best_err) {
+                    best_err = e;
+                    best = NUS[i];
+                }
+            }
+            c->models[k].nu = best;
+            fprintf(stderr, "t model: %d degrees of freedom\n", best);
         }
         if (check_model(c, k) != 0) {
             return CW_EXIT_FAIL;
@@ -976,6 +1008,7 @@ static int measure(ctx_t *c, cw_gallery_t *g, result_t *r, double fixed_t, float
     }
     cw_gallery_policy_t pol = {c->o.target, (float)c->o.margin, 0};
     r->threshold = cw_gallery_threshold(&c->cal, r->n, c->o.target);
+    r->predicted_fixed = -expm1((double)r->n * log1p(-cw_gallery_fmr(&c->cal, fixed_t)));
     double t0 = now_s(), last = t0;
     size_t n_nm = 0;
     for (size_t q0 = 0; q0 < nq; q0 += BATCH) {
@@ -1010,9 +1043,13 @@ static int measure(ctx_t *c, cw_gallery_t *g, result_t *r, double fixed_t, float
                     r->none++;
                 }
             } else {
+                int synth = n_hits[b] > 0 && h[0].id >= SYNTH_ID;
+                int above = n_hits[b] > 0 && (double)h[0].score >= fixed_t;
                 r->fp += dec.verdict == CW_GALLERY_MATCH;
+                r->fp_synth += dec.verdict == CW_GALLERY_MATCH && synth;
                 r->fp_ambig += dec.verdict == CW_GALLERY_AMBIGUOUS;
-                r->fp_fixed += n_hits[b] > 0 && (double)h[0].score >= fixed_t;
+                r->fp_fixed += above;
+                r->fixed_synth += above && synth;
                 best_nm[n_nm++] = n_hits[b] > 0 ? h[0].score : -1.0f;
                 if (scores != NULL) {
                     fprintf(scores, "%zu\tnonmated_best\t%zu\t%.6f\n", r->n, q - c->s.n_mated,
@@ -1044,6 +1081,9 @@ static int measure(ctx_t *c, cw_gallery_t *g, result_t *r, double fixed_t, float
     qsort(ms, SINGLE_PROBES, sizeof(double), cmp_double);
     r->single_p50_ms = ms[SINGLE_PROBES / 2];
     cw_gallery_memory(g, &r->scan_bytes, &r->float_bytes);
+    cw_gallery_config_t gc;
+    cw_gallery_config(g, &gc);
+    r->mem_bytes = (double)(r->scan_bytes + r->float_bytes) / (double)gc.capacity * (double)r->n;
     free(hits);
     return 0;
 }
@@ -1113,7 +1153,7 @@ static int build_and_measure(ctx_t *c, FILE *scores)
             gen_job_t j = {m, synth, n, chunk};
             cw_pool_parallel_for(c->pool, (n + GEN_BLOCK - 1) / GEN_BLOCK, gen_block, &j);
             for (size_t i = 0; rc == 0 && i < n; i++) {
-                rc = cw_gallery_add(g, ((uint64_t)1 << 40) + synth + i, chunk + i * c->dim);
+                rc = cw_gallery_add(g, SYNTH_ID + synth + i, chunk + i * c->dim);
             }
             synth += n;
             double t = now_s();
@@ -1192,6 +1232,8 @@ static void print_report(const ctx_t *c)
         char name[64];
         if (k == MODEL_INFLATED) {
             snprintf(name, sizeof(name), "inflated (x%.3f)", ch->scale);
+        } else if (k == MODEL_T) {
+            snprintf(name, sizeof(name), "t (nu = %d)", c->models[k].nu);
         } else if (k == MODEL_MIXTURE) {
             snprintf(name, sizeof(name), "mixture (k = %d)", c->models[k].k);
         } else {
@@ -1205,10 +1247,11 @@ static void print_report(const ctx_t *c)
     printf("\n### Results by gallery size (fixed threshold = the threshold at N = %zu)\n\n",
            c->res[0].n);
     printf("| N | threshold | FNIR (95%%) | mated right / wrong / ambiguous / no match | rank-1 "
-           "| rank-10 | FPIR measured (95%%) | FPIR predicted | non-mated ambiguous | FPIR at "
-           "fixed threshold | median best non-mated | ms/probe batched | single p50 ms | "
-           "memory GiB | build s |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "| rank-10 | FPIR measured (95%%) | false MATCH real / synthetic row | FPIR predicted "
+           "| non-mated ambiguous | FPIR at fixed threshold (synthetic best) | predicted at fixed "
+           "threshold | median best non-mated | ms/probe batched | single p50 ms | memory GiB | "
+           "build s |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < c->o.n_sizes; i++) {
         const result_t *r = &c->res[i];
         double lo, hi, flo, fhi;
@@ -1216,13 +1259,18 @@ static void print_report(const ctx_t *c)
         wilson(r->fp, s->n_nonmated, &flo, &fhi);
         double nm = (double)s->n_nonmated, mt = (double)s->n_mated;
         printf("| %zu | %.4f | %.4f (%.4f-%.4f) | %zu / %zu / %zu / %zu | %.4f | %.4f | %.5f "
-               "(%.5f-%.5f) | %.2g | %zu | %.5f | %.4f | %.3f | %.3f | %.2f | %.1f |\n",
+               "(%.5f-%.5f) | %zu / %zu | %.2g | %zu | %.5f (%zu) | %.3g | %.4f | %.3f | %.3f | "
+               "%.2f | %.1f |\n",
                r->n, r->threshold, 1.0 - (double)r->right / mt, lo, hi, r->right, r->wrong,
                r->ambig, r->none, (double)r->rank1 / mt, (double)r->rank10 / mt, (double)r->fp / nm,
-               flo, fhi, r->predicted, r->fp_ambig, (double)r->fp_fixed / nm, r->median_nonmated,
-               r->search_ms, r->single_p50_ms,
-               (double)(r->scan_bytes + r->float_bytes) / 1073741824.0, r->build_s);
+               flo, fhi, r->fp - r->fp_synth, r->fp_synth, r->predicted, r->fp_ambig,
+               (double)r->fp_fixed / nm, r->fixed_synth, r->predicted_fixed, r->median_nonmated,
+               r->search_ms, r->single_p50_ms, r->mem_bytes / 1073741824.0, r->build_s);
     }
+    printf("\nmemory: the gallery's bytes per row (cw_gallery_memory over its capacity) times N; "
+           "%.2f GiB allocated for %zu rows\n",
+           (double)(c->res[0].scan_bytes + c->res[0].float_bytes) / 1073741824.0,
+           c->o.sizes[c->o.n_sizes - 1]);
     printf("\nsearch + decide + build: %.1f s\n", c->total_s);
 }
 
@@ -1249,6 +1297,7 @@ static int write_json(const ctx_t *c)
             json_object_set_new(m, "model", json_string(MODEL_NAMES[k]));
             json_object_set_new(m, "components", json_integer(c->models[k].k));
             json_object_set_new(m, "scale", json_real(c->checks[k].scale));
+            json_object_set_new(m, "nu", json_integer(c->models[k].nu));
             json_object_set_new(m, "ks", json_real(c->checks[k].ks));
             json_object_set_new(m, "max_threshold_error", json_real(c->checks[k].err));
             json_object_set_new(m, "used", json_boolean(k == c->chosen));
@@ -1262,19 +1311,22 @@ static int write_json(const ctx_t *c)
         wilson(s->n_mated - r->right, s->n_mated, &lo, &hi);
         wilson(r->fp, s->n_nonmated, &flo, &fhi);
         json_t *e = json_pack(
-            "{s:I,s:f,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:[f,f]},s:{s:I,s:I,s:I,s:f,s:[f,f],s:f,"
-            "s:f,s:f},s:f,s:f,s:I,s:I,s:f}",
+            "{s:I,s:f,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:[f,f]},s:{s:I,s:I,s:I,s:I,s:I,s:f,s:[f,f],"
+            "s:f,s:f,s:f,s:f},s:f,s:f,s:I,s:I,s:f,s:f}",
             "n", (json_int_t)r->n, "threshold", r->threshold, "mated", "right",
             (json_int_t)r->right, "wrong", (json_int_t)r->wrong, "ambiguous", (json_int_t)r->ambig,
             "no_match", (json_int_t)r->none, "rank1", (json_int_t)r->rank1, "rank10",
             (json_int_t)r->rank10, "fnir", 1.0 - (double)r->right / (double)s->n_mated, "fnir_ci95",
             lo, hi, "nonmated", "false_match", (json_int_t)r->fp, "ambiguous",
-            (json_int_t)r->fp_ambig, "above_fixed_threshold", (json_int_t)r->fp_fixed, "fpir",
-            (double)r->fp / (double)s->n_nonmated, "fpir_ci95", flo, fhi, "fpir_predicted",
-            r->predicted, "fpir_at_fixed_threshold", (double)r->fp_fixed / (double)s->n_nonmated,
-            "median_best_score", r->median_nonmated, "search_ms_per_probe_batched", r->search_ms,
-            "search_ms_single_p50", r->single_p50_ms, "scan_bytes", (json_int_t)r->scan_bytes,
-            "float_bytes", (json_int_t)r->float_bytes, "build_seconds", r->build_s);
+            (json_int_t)r->fp_ambig, "false_match_synthetic", (json_int_t)r->fp_synth,
+            "above_fixed_threshold", (json_int_t)r->fp_fixed, "above_fixed_threshold_synthetic",
+            (json_int_t)r->fixed_synth, "fpir", (double)r->fp / (double)s->n_nonmated, "fpir_ci95",
+            flo, fhi, "fpir_predicted", r->predicted, "fpir_at_fixed_threshold",
+            (double)r->fp_fixed / (double)s->n_nonmated, "fpir_at_fixed_threshold_predicted",
+            r->predicted_fixed, "median_best_score", r->median_nonmated,
+            "search_ms_per_probe_batched", r->search_ms, "search_ms_single_p50", r->single_p50_ms,
+            "scan_bytes", (json_int_t)r->scan_bytes, "float_bytes", (json_int_t)r->float_bytes,
+            "build_seconds", r->build_s, "memory_bytes", r->mem_bytes);
         json_array_append_new(sizes, e);
     }
     json_t *j = json_pack(
@@ -1338,7 +1390,7 @@ static int run(ctx_t *c)
     score_job_t j = {c->s.probes + c->s.n_mated * c->dim, c->s.enrolled, c->s.n_enrolled, c->dim,
                      c->nm_scores};
     cw_pool_parallel_for(c->pool, c->s.n_nonmated, score_probe, &j);
-    if (describe(c->nm_scores, c->s.n_nonmated * c->s.n_enrolled, &c->real) != 0) {
+    if (describe(c->nm_scores, c->s.n_nonmated * c->s.n_enrolled, &c->real, 1) != 0) {
         return fail("out of memory");
     }
     fprintf(stderr, "checking the distractor models\n");

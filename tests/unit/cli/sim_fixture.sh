@@ -46,7 +46,7 @@ awk -F'|' -v mated="$mated" '$2 ~ /^ (1000|5000) $/ {
     rows++
 } END { if (rows != 2) { print "expected 2 size rows"; exit 1 } }' "$out"
 # FPIR at the fixed threshold does not fall as N grows, and rises from 1k to 5k here.
-awk -F'|' '$2 ~ /^ (1000|5000) $/ { f[++n] = $11 + 0 }
+awk -F'|' '$2 ~ /^ (1000|5000) $/ { f[++n] = $12 + 0 }
     END { if (n != 2 || f[2] < f[1] || f[2] == 0) { print "fixed-threshold FPIR " f[1] " -> " f[2]; exit 1 } }' "$out"
 # JSON and scores: one best score per non-mated probe per size.
 grep -q '"model_used": "' "$dir/out.json"
