@@ -92,6 +92,7 @@ enum {
     SINGLE_PROBES = 21,  /* single-query timings per size */
     SCORE_BINS = 200001, /* histogram of cosine scores over [-1, 1], 1e-5 wide */
     MAX_SIZES = 16,
+    MAX_LISTED = 20, /* false matches listed per size */
 };
 
 /* Gallery ids: the enrolled rows are 1 .. E, the synthetic ones from here on. */
@@ -163,6 +164,12 @@ typedef struct result {
     double median_nonmated;
     size_t scan_bytes, float_bytes;
     double mem_bytes; /* for N rows */
+    struct {
+        size_t probe; /* index into split_t.probes */
+        uint64_t id;
+        float score;
+    } fm[MAX_LISTED]; /* the first false MATCHes of non-mated probes */
+    size_t n_fm;
 } result_t;
 
 static int fail(const char *fmt, ...)
@@ -537,8 +544,9 @@ static int embed_root(const opts_t *o)
 
 typedef struct split {
     size_t n_enrolled;
-    float *enrolled;  /* n_enrolled x dim, normalised */
-    int *enrolled_of; /* per person: row index of their enrolled photo, or -1 */
+    float *enrolled;      /* n_enrolled x dim, normalised */
+    int *enrolled_of;     /* per person: row index of their enrolled photo, or -1 */
+    int *enrolled_person; /* per enrolled row: the person */
     size_t n_mated, n_nonmated, fta_mated, fta_nonmated;
     float *probes; /* (n_mated + n_nonmated) x dim, normalised; mated first */
     size_t *probe_photo;
@@ -577,6 +585,7 @@ static void split_free(split_t *s, uint32_t dim)
     cw_free_wipe(s->probes, (s->n_mated + s->n_nonmated) * dim * sizeof(float));
     cw_free_wipe(s->half, s->n_half_photos * dim * sizeof(float));
     free(s->enrolled_of);
+    free(s->enrolled_person);
     free(s->probe_photo);
     free(s->half_person);
     memset(s, 0, sizeof(*s));
@@ -587,6 +596,7 @@ static int make_split(const dump_t *d, split_t *s)
     memset(s, 0, sizeof(*s));
     uint32_t dim = d->dim;
     s->enrolled_of = malloc(d->n_people * sizeof(int));
+    s->enrolled_person = malloc(d->n_people * sizeof(int));
     int *first = malloc(d->n_people * sizeof(int)); // the enrolled photo of each person
     char *half = malloc(d->n_people);
     s->enrolled = cw_calloc(d->n_people, dim * sizeof(float));
@@ -594,8 +604,9 @@ static int make_split(const dump_t *d, split_t *s)
     s->probe_photo = malloc(d->n * sizeof(size_t));
     s->half = cw_calloc(d->n, dim * sizeof(float));
     s->half_person = malloc(d->n * sizeof(int));
-    if (s->enrolled_of == NULL || first == NULL || half == NULL || s->enrolled == NULL ||
-        s->probes == NULL || s->probe_photo == NULL || s->half == NULL || s->half_person == NULL) {
+    if (s->enrolled_of == NULL || s->enrolled_person == NULL || first == NULL || half == NULL ||
+        s->enrolled == NULL || s->probes == NULL || s->probe_photo == NULL || s->half == NULL ||
+        s->half_person == NULL) {
         free(first);
         free(half);
         return fail("out of memory");
@@ -616,6 +627,7 @@ static int make_split(const dump_t *d, split_t *s)
     for (size_t p = 0; p < d->n_people; p++) {
         if (first[p] >= 0) {
             s->enrolled_of[p] = (int)s->n_enrolled;
+            s->enrolled_person[s->n_enrolled] = (int)p;
             normalised(d->vec + (size_t)first[p] * dim, dim, s->enrolled + s->n_enrolled * dim);
             s->n_enrolled++;
         }
@@ -1046,6 +1058,11 @@ static int measure(ctx_t *c, cw_gallery_t *g, result_t *r, double fixed_t, float
                 int synth = n_hits[b] > 0 && h[0].id >= SYNTH_ID;
                 int above = n_hits[b] > 0 && (double)h[0].score >= fixed_t;
                 r->fp += dec.verdict == CW_GALLERY_MATCH;
+                if (dec.verdict == CW_GALLERY_MATCH && r->n_fm < MAX_LISTED) {
+                    r->fm[r->n_fm].probe = q;
+                    r->fm[r->n_fm].id = dec.id;
+                    r->fm[r->n_fm++].score = dec.score;
+                }
                 r->fp_synth += dec.verdict == CW_GALLERY_MATCH && synth;
                 r->fp_ambig += dec.verdict == CW_GALLERY_AMBIGUOUS;
                 r->fp_fixed += above;
@@ -1271,6 +1288,38 @@ static void print_report(const ctx_t *c)
            "%.2f GiB allocated for %zu rows\n",
            (double)(c->res[0].scan_bytes + c->res[0].float_bytes) / 1073741824.0,
            c->o.sizes[c->o.n_sizes - 1]);
+    printf("\n### False MATCHes of non-mated probes (the first %d per size)\n\n", MAX_LISTED);
+    printf("| N | probe | matched | score |\n|---|---|---|---|\n");
+    for (int i = 0; i < c->o.n_sizes; i++) {
+        const result_t *r = &c->res[i];
+        for (size_t f = 0; f < r->n_fm; f++) {
+            const photo_t *ph = &c->d.ph[s->probe_photo[r->fm[f].probe]];
+            char matched[300];
+            if (r->fm[f].id >= SYNTH_ID) {
+                snprintf(matched, sizeof(matched), "synthetic row %llu",
+                         (unsigned long long)(r->fm[f].id - SYNTH_ID));
+            } else {
+                int p = s->enrolled_person[r->fm[f].id - 1];
+                const photo_t *e = NULL;
+                for (size_t k = 0; k < c->d.n && e == NULL; k++) {
+                    // the enrolled photo: the person's lowest-numbered photo with a face
+                    if (c->d.ph[k].person == p && c->d.ph[k].found) {
+                        e = &c->d.ph[k];
+                        for (size_t k2 = k; k2 < c->d.n; k2++) {
+                            if (c->d.ph[k2].person == p && c->d.ph[k2].found &&
+                                c->d.ph[k2].number < e->number) {
+                                e = &c->d.ph[k2];
+                            }
+                        }
+                    }
+                }
+                snprintf(matched, sizeof(matched), "%s %d (enrolled)", c->d.names[p],
+                         e != NULL ? e->number : 0);
+            }
+            printf("| %zu | %s %d | %s | %.4f |\n", r->n, c->d.names[ph->person], ph->number,
+                   matched, r->fm[f].score);
+        }
+    }
     printf("\nsearch + decide + build: %.1f s\n", c->total_s);
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of the distractor model (src/cli/distractor.c): the sampler reproduces the fitted mean
 // and covariance (200,000 rows, every entry within 5 standard errors, and the same check refuses
-// a covariance 10% too large), a mixture's components come out with their weights, rows do not
-// depend on how the stream is cut into calls, normalised rows are unit vectors, and bad input is
-// refused.
+// a covariance 10% too large), the t model spreads by nu / (nu - 2), a mixture's components come
+// out with their weights, rows do not depend on how the stream is cut into calls, normalised rows
+// are unit vectors, and bad input is refused.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +128,37 @@ static void gaussian_recovers_its_moments(void **state)
     free(v);
 }
 
+/* The t model: covariance nu / (nu - 2) times the Gaussian's (checked on the trace). */
+static void t_spreads_by_its_degrees_of_freedom(void **state)
+{
+    (void)state;
+    float *v = correlated(N_FIT);
+    cw_cli_distractor_t m;
+    assert_int_equal(cw_cli_distractor_fit(v, N_FIT, D, 1, 5, &m), 0);
+    m.nu = 10;
+    float *rows = malloc((size_t)N_SAMPLE * D * sizeof(float));
+    cw_cli_distractor_sample(&m, 0, N_SAMPLE, rows, 0);
+    double trace = 0, want = 0;
+    for (int r = 0; r < D; r++) {
+        double mean = 0, ss = 0;
+        for (size_t i = 0; i < N_SAMPLE; i++) {
+            mean += rows[i * D + r];
+        }
+        mean /= N_SAMPLE;
+        for (size_t i = 0; i < N_SAMPLE; i++) {
+            ss += (rows[i * D + r] - mean) * (rows[i * D + r] - mean);
+        }
+        trace += ss / (N_SAMPLE - 1);
+        want += m.cov[r * D + r] + CW_CLI_DISTRACTOR_RIDGE;
+        assert_true(fabs(mean - m.mean[r]) < 0.01);
+    }
+    assert_true(fabs(trace / want - 10.0 / 8.0) < 0.03);
+    assert_false(fabs(trace / want - 1.0) < 0.03); // the Gaussian's would fail
+    free(rows);
+    cw_cli_distractor_free(&m);
+    free(v);
+}
+
 static void rows_do_not_depend_on_the_calls(void **state)
 {
     (void)state;
@@ -206,6 +237,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gaussian_recovers_its_moments),
+        cmocka_unit_test(t_spreads_by_its_degrees_of_freedom),
         cmocka_unit_test(rows_do_not_depend_on_the_calls),
         cmocka_unit_test(mixture_keeps_the_weights),
         cmocka_unit_test(bad_input_is_refused),
