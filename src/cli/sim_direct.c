@@ -1112,14 +1112,10 @@ static double gallery_bytes(size_t n, uint32_t d)
     return (double)n * (dpad + 4 + 8 + 6 + 4.0 * d) + (double)n / 1024 * 4;
 }
 
-static int build_and_measure(ctx_t *c, FILE *scores)
+/* Refuse up front a gallery that clearly does not fit in the memory available. */
+static int check_memory(const ctx_t *c)
 {
     size_t max_n = c->o.sizes[c->o.n_sizes - 1];
-    size_t E = c->s.n_enrolled;
-    if (c->o.sizes[0] < E) {
-        return fail("--sizes must each be at least the %zu enrolled people (got %zu)", E,
-                    c->o.sizes[0]);
-    }
     double need = gallery_bytes(max_n, c->dim) + (double)GEN_CHUNK * c->dim * sizeof(float);
     double avail = mem_available();
     fprintf(stderr, "gallery of %zu rows at d = %u: about %.2f GiB (MemAvailable %.2f GiB)\n",
@@ -1129,6 +1125,18 @@ static int build_and_measure(ctx_t *c, FILE *scores)
                     "(%.2f GiB), and only %.0f bytes (%.2f GiB) are available",
                     max_n, c->dim, need, need / 1073741824.0, avail, avail / 1073741824.0);
     }
+    return 0;
+}
+
+static int build_and_measure(ctx_t *c, FILE *scores)
+{
+    size_t max_n = c->o.sizes[c->o.n_sizes - 1];
+    size_t E = c->s.n_enrolled;
+    if (c->o.sizes[0] < E) {
+        return fail("--sizes must each be at least the %zu enrolled people (got %zu)", E,
+                    c->o.sizes[0]);
+    }
+    double need = gallery_bytes(max_n, c->dim);
     uint32_t model_id =
         c->o.embedder == CW_FACE_EMBEDDER_FUSED ? CW_FACE_MODEL_FUSED : CW_FACE_MODEL_MOBILEFACENET;
     cw_gallery_config_t gc = {c->dim, CW_MODALITY_FACE, model_id, 1, max_n};
@@ -1425,7 +1433,7 @@ static int run(ctx_t *c)
         return fail("--sizes must each be at least the %zu enrolled people (got %zu)",
                     c->s.n_enrolled, c->o.sizes[0]);
     }
-    if (calibrate(c) != 0) {
+    if (check_memory(c) != 0 || calibrate(c) != 0) {
         return CW_EXIT_FAIL;
     }
     if (cw_pool_create(c->o.threads - 1, &c->pool) != 0) {

@@ -55,13 +55,16 @@ nonmated=$(sed -n 's/.*non-mated probes \([0-9]*\) .*/\1/p' "$out")
 [ "$(grep -c '^5000	nonmated_best	' "$dir/scores.tsv")" -eq "$nonmated" ]
 [ "$(grep -c '	mated_mate	' "$dir/scores.tsv")" -eq "$mated" ]
 
-# Wrong input: a short template on line 5, a size below the enrolled count, a missing dump.
+# Wrong input: a short template on line 5, a size below the enrolled count, more memory than
+# the machine has, a missing dump, a dimension the built-in calibration does not fit.
 head -4 "$dir/dump.tsv" >"$dir/bad.tsv"
 printf 'Bad_Person\t1\t1\t1 2 3 4 0.9\t1 1 2 2 3 3 4 4 5 5\t64 0.1 0.2\n' >>"$dir/bad.tsv"
 "$expect" 1 "bad.tsv:5: template value 3 of 64 is missing" -- \
     "$cw" sim direct --dump "$dir/bad.tsv" --sizes 1k
 "$expect" 1 "at least the [0-9]+ enrolled people" -- \
     "$cw" sim direct --dump "$dir/dump.tsv" --sizes 10 --calibration enrolled
+"$expect" 1 "not enough memory: a gallery of 1000000000 rows at d = 64 needs about [0-9]+ bytes" -- \
+    "$cw" sim direct --dump "$dir/dump.tsv" --sizes 1k,1000M --calibration enrolled
 "$expect" 1 "no dump at .*none.tsv and no photos at .*no-such-dir" -- \
     "$cw" sim direct --dump "$dir/none.tsv" --root "$dir/no-such-dir"
 "$expect" 1 "has 64 dimensions|templates have 64 dimensions" -- \
