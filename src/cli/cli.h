@@ -14,6 +14,9 @@ typedef struct cw_cli_command {
     const char *summary; /* one line for `clearway --help` */
     const char *help;    /* full text for `clearway help NAME` and `clearway NAME --help` */
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    /* Subcommands with help of their own (`clearway sim population --help`), NULL-terminated;
+     * NULL when the command has none (or documents them in its own help). */
+    const struct cw_cli_command *const *subs;
 } cw_cli_command_t;
 
 /* Is argv[i] for some i >= 1 "-h" or "--help"? */
@@ -54,5 +57,9 @@ int cw_cli_eval_scores(int argc, char **argv);
 int cw_cli_eval_lookalike(int argc, char **argv);
 /* `clearway sim population ...` (argv[0] is "sim", argv[1] "population"); sim_population.c. */
 int cw_cli_sim_population(int argc, char **argv);
+/* `clearway sim direct ...` (argv[0] is "sim", argv[1] "direct"); sim_direct.c. */
+int cw_cli_sim_direct(int argc, char **argv);
+/* Its full usage text (`clearway sim direct --help`). */
+extern const char cw_cli_sim_direct_usage[];
 
 #endif

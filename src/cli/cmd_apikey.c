@@ -36,6 +36,7 @@ const cw_cli_command_t cw_cmd_apikey = {
     "\n"
     "Exit status: 0 done, 1 failure (unknown gate or key, database), 2 bad command line.\n",
     run_apikey,
+    NULL,
 };
 
 static int open_db(const char *db, cw_store_t **st)

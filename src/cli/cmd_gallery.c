@@ -48,6 +48,7 @@ const cw_cli_command_t cw_cmd_gallery = {
     "\n"
     "Exit status: 0 done (whatever the decision), 1 failure, 2 bad command line.\n",
     run_gallery,
+    NULL,
 };
 
 typedef struct gopts {

@@ -26,6 +26,7 @@ const cw_cli_command_t cw_cmd_info = {
     "\n"
     "Exit status: 0, or 1 when the model packages are missing (run `make setup`).\n",
     run_info,
+    NULL,
 };
 
 enum { MAX_PKGS = 32 };

@@ -41,6 +41,7 @@ const cw_cli_command_t cw_cmd_serve = {
     "Exit status: 0 stopped by a signal, 1 could not start, 2 bad command line or "
     "configuration.\n",
     run_serve,
+    NULL,
 };
 
 static int stop_pipe[2] = {-1, -1};

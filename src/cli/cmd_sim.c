@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// `clearway sim`: population-scale studies of the clearance modes. `sim population`
-// (sim_population.c) models every mode's FPIR and FNIR for populations of 1,000 to 100,000,000
-// from measured score files. This file holds the command's table entry, its help (every
-// subcommand's options and assumptions) and the dispatch.
+// `clearway sim`: population-scale studies of the clearance modes (docs/scale.md).
+// - `sim population` (sim_population.c) models every mode's FPIR and FNIR for populations of
+//   1,000 to 100,000,000 from measured score files;
+// - `sim direct` (sim_direct.c) enrols real faces among synthetic distractors and measures them
+//   with the real gallery search at 10k .. 10M.
+// This file holds the command's table entry, the subcommands' entries (each with its own help:
+// `clearway sim population --help`) and the dispatch.
 #include "cli.h"
 
+#include <stddef.h>
 #include <string.h>
 
-static int run_sim(int argc, char **argv);
-
-const cw_cli_command_t cw_cmd_sim = {
-    "sim",
-    "Population-scale study: each mode's FPIR and FNIR for N = 1e3 .. 1e8",
+static const cw_cli_command_t sim_population = {
+    "population",
+    "Each mode's FPIR and FNIR for N = 1e3 .. 1e8 from score files; the largest N per mode",
     "Usage: clearway sim population --face FACE.scores [--finger FINGER.scores] [options]\n"
     "\n"
     "sim population: from \"clearway-scores 1\" files (include/clearway/eval.h), each mode's\n"
@@ -59,16 +61,50 @@ const cw_cli_command_t cw_cmd_sim = {
     "\n"
     "Progress on stderr. Exit status: 0, 1 failure (unreadable or malformed file, too few\n"
     "impostor scores for a tail), 2 bad command line.\n",
+    cw_cli_sim_population,
+    NULL,
+};
+
+static const cw_cli_command_t sim_direct = {
+    "direct",
+    "Real faces among synthetic distractors: measured FPIR, FNIR and search time at 10k .. 10M",
+    cw_cli_sim_direct_usage,
+    cw_cli_sim_direct,
+    NULL,
+};
+
+static const cw_cli_command_t *const sim_subs[] = {&sim_population, &sim_direct, NULL};
+
+static int run_sim(int argc, char **argv);
+
+const cw_cli_command_t cw_cmd_sim = {
+    "sim",
+    "Scale studies: how each mode's FPIR and FNIR follow the population size",
+    "Usage: clearway sim population --face FACE.scores [--finger FINGER.scores] [options]\n"
+    "       clearway sim direct [--dump FILE] [--root DIR] [--sizes 10k,100k,1M,10M] [options]\n"
+    "\n"
+    "population: from score files written by `clearway eval face|finger --scores`, each mode's\n"
+    "            FPIR and FNIR for N = 1e3 .. 1e8 (a fitted impostor tail, checked by a direct\n"
+    "            simulation), the largest N per mode, and recommended policies.\n"
+    "direct:     the development faces enrolled among synthetic distractor templates drawn\n"
+    "            from a model fitted to real embeddings, searched with the real gallery at\n"
+    "            each size: measured FPIR, FNIR and search time.\n"
+    "\n"
+    "`clearway sim population --help` and `clearway sim direct --help` give each one's\n"
+    "options and assumptions. docs/scale.md has the study these commands produce.\n",
     run_sim,
+    sim_subs,
 };
 
 static int run_sim(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "population") == 0) {
-        return cw_cli_sim_population(argc, argv);
-    }
     if (argc < 2) {
-        return cw_cli_usage_error("sim", "expected `sim population --face FILE`");
+        return cw_cli_usage_error("sim", "expected a study: population or direct");
     }
-    return cw_cli_usage_error("sim", "unknown study '%s' (expected population)", argv[1]);
+    for (size_t i = 0; sim_subs[i] != NULL; i++) {
+        if (strcmp(argv[1], sim_subs[i]->name) == 0) {
+            return sim_subs[i]->run(argc, argv);
+        }
+    }
+    return cw_cli_usage_error("sim", "unknown study '%s' (expected population or direct)", argv[1]);
 }

@@ -35,6 +35,7 @@ const cw_cli_command_t cw_cmd_audit = {
     "\n"
     "Exit status: 0 intact, 1 broken or failure, 2 bad command line.\n",
     run_audit,
+    NULL,
 };
 
 const cw_cli_command_t cw_cmd_purge = {
@@ -50,6 +51,7 @@ const cw_cli_command_t cw_cmd_purge = {
     "\n"
     "Exit status: 0 done, 1 failure, 2 bad command line.\n",
     run_purge,
+    NULL,
 };
 
 const cw_cli_command_t cw_cmd_keys = {
@@ -64,6 +66,7 @@ const cw_cli_command_t cw_cmd_keys = {
     "\n"
     "Exit status: 0 done, 1 failure, 2 bad command line.\n",
     run_keys,
+    NULL,
 };
 
 const cw_cli_command_t cw_cmd_enrol = {
@@ -88,6 +91,7 @@ const cw_cli_command_t cw_cmd_enrol = {
     "Exit status: 0 all rows enrolled or present, 1 some rejected or failure, 2 bad command "
     "line.\n",
     run_enrol,
+    NULL,
 };
 
 static int open_db(const char *name, const char *db, const char *key_file, cw_store_t **st)

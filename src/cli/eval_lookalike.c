@@ -11,6 +11,7 @@
 // pair people), and for the document-free channel synthetic distractor templates drawn from a
 // Gaussian fitted to the set's embeddings (mean and full covariance), to reach a realistic N.
 #include "cli.h"
+#include "distractor.h"
 #include "clearway/alloc.h"
 #include "clearway/clearance.h"
 #include "clearway/err.h"
@@ -202,77 +203,26 @@ static int write_distractors(const look_t *L, const char *path, uint32_t model_i
                              uint32_t model_version)
 {
     uint32_t d = L->dim;
-    double *mean = calloc(d, sizeof(double)), *cov = calloc((size_t)d * d, sizeof(double));
     size_t n = 0;
-    for (size_t i = 0; i < L->n_photos; i++) {
+    float *rows = cw_calloc(L->n_photos, (size_t)d * sizeof(float));
+    for (size_t i = 0; rows != NULL && i < L->n_photos; i++) {
         if (L->photos[i].ok) {
-            for (uint32_t k = 0; k < d; k++) {
-                mean[k] += L->photos[i].v[k];
-            }
-            n++;
+            memcpy(rows + n++ * d, L->photos[i].v, d * sizeof(float));
         }
     }
-    for (uint32_t k = 0; k < d; k++) {
-        mean[k] /= (double)n;
-    }
-    for (size_t i = 0; i < L->n_photos; i++) {
-        if (!L->photos[i].ok) {
-            continue;
-        }
-        for (uint32_t r = 0; r < d; r++) {
-            double x = L->photos[i].v[r] - mean[r];
-            for (uint32_t c = 0; c <= r; c++) {
-                cov[(size_t)r * d + c] += x * (L->photos[i].v[c] - mean[c]);
-            }
-        }
-    }
-    // Cholesky of the covariance (lower), with a little ridge for the rank the data lacks.
-    for (uint32_t r = 0; r < d; r++) {
-        for (uint32_t c = 0; c <= r; c++) {
-            cov[(size_t)r * d + c] /= (double)(n - 1);
-        }
-        cov[(size_t)r * d + r] += 1e-6;
-    }
-    for (uint32_t j = 0; j < d; j++) {
-        double s = cov[(size_t)j * d + j];
-        for (uint32_t k = 0; k < j; k++) {
-            s -= cov[(size_t)j * d + k] * cov[(size_t)j * d + k];
-        }
-        cov[(size_t)j * d + j] = sqrt(s > 1e-12 ? s : 1e-12);
-        for (uint32_t i = j + 1; i < d; i++) {
-            double t = cov[(size_t)i * d + j];
-            for (uint32_t k = 0; k < j; k++) {
-                t -= cov[(size_t)i * d + k] * cov[(size_t)j * d + k];
-            }
-            cov[(size_t)i * d + j] = t / cov[(size_t)j * d + j];
-        }
+    cw_cli_distractor_t model;
+    int err = rows == NULL ? CW_ENOMEM : cw_cli_distractor_fit(rows, n, d, 1, 1, &model);
+    cw_free_wipe(rows, L->n_photos * d * sizeof(float));
+    if (err != 0) {
+        fprintf(stderr, "clearway eval lookalike: distractor model: %s\n", cw_err_name(err));
+        return err;
     }
     cw_gallery_config_t gc = {d, CW_MODALITY_FACE, model_id, model_version, L->distractors};
     cw_gallery_t *g;
-    int err = cw_gallery_create(&gc, &g);
-    uint64_t rng = 0x9e3779b97f4a7c15ull;
-    double *z = calloc(d, sizeof(double));
+    err = cw_gallery_create(&gc, &g);
     float *v = calloc(d, sizeof(float));
     for (size_t i = 0; err == 0 && i < L->distractors; i++) {
-        for (uint32_t k = 0; k < d; k += 2) {
-            // Box-Muller from a xorshift stream.
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            double u1 = ((double)(rng >> 11) + 1) / 9007199254740993.0;
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            double u2 = (double)(rng >> 11) / 9007199254740992.0;
-            double rad = sqrt(-2 * log(u1));
-            z[k] = rad * cos(2 * 3.14159265358979323846 * u2);
-            if (k + 1 < d) {
-                z[k + 1] = rad * sin(2 * 3.14159265358979323846 * u2);
-            }
-        }
-        for (uint32_t r = 0; r < d; r++) {
-            double x = mean[r];
-            for (uint32_t c = 0; c <= r; c++) {
-                x += cov[(size_t)r * d + c] * z[c];
-            }
-            v[r] = (float)x;
-        }
+        cw_cli_distractor_sample(&model, i, 1, v, 0);
         err = cw_gallery_add(g, ((uint64_t)1 << 40) + i, v);
         if ((i + 1) % 100000 == 0 || i + 1 == L->distractors) {
             fprintf(stderr, "\rdistractors: %zu/%zu", i + 1, L->distractors);
@@ -289,9 +239,7 @@ static int write_distractors(const look_t *L, const char *path, uint32_t model_i
         fprintf(stderr, "clearway eval lookalike: distractors: %s %s\n", cw_err_name(err), diag);
     }
     cw_gallery_destroy(g);
-    free(mean);
-    free(cov);
-    free(z);
+    cw_cli_distractor_free(&model);
     free(v);
     return err;
 }

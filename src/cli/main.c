@@ -21,6 +21,7 @@ static const cw_cli_command_t cmd_help = {
     "Without an argument, lists the subcommands. With one, shows that subcommand's help\n"
     "(the same as `clearway SUBCOMMAND --help`).\n",
     run_help,
+    NULL,
 };
 
 static const cw_cli_command_t cmd_version = {
@@ -30,6 +31,7 @@ static const cw_cli_command_t cmd_version = {
     "\n"
     "Prints `clearway VERSION` (the same as `clearway --version`).\n",
     run_version,
+    NULL,
 };
 
 static const cw_cli_command_t *const commands[] = {
@@ -161,6 +163,14 @@ int main(int argc, char **argv)
         return CW_EXIT_USAGE;
     }
     if (cmd != &cmd_help && cw_cli_wants_help(argc - 1, argv + 1)) {
+        // `clearway sim population --help`: the subcommand's own help when it has one.
+        for (size_t i = 0; cmd->subs != NULL && argc > 2 && cmd->subs[i] != NULL; i++) {
+            if (strcmp(argv[2], cmd->subs[i]->name) == 0) {
+                printf("clearway %s %s: %s\n\n%s", cmd->name, cmd->subs[i]->name,
+                       cmd->subs[i]->summary, cmd->subs[i]->help);
+                return CW_EXIT_OK;
+            }
+        }
         cw_cli_print_help(cmd);
         return CW_EXIT_OK;
     }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# sim_fixture.sh EXPECT CLEARWAY DIR
+# sim_population_fixture.sh EXPECT CLEARWAY DIR
 # `clearway sim population` end to end on score files generated in DIR (Gaussian scores, no
 # outside data): the tables, the largest-N table, JSON and policy output with the inputs'
 # hashes, and clear failures on missing, malformed and too-small files.
