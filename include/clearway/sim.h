@@ -107,6 +107,9 @@ typedef struct cw_sim_params {
     double finger_fmr;      /* document-free fingerprint, split over the fingers (e.g. 1e-4) */
     int fingers;            /* enrolled fingers the probe finger is compared with (e.g. 2) */
     int captures;           /* attempts per transaction (e.g. 3) */
+    double max_hint;        /* document-free: the largest front FPIR per attempt, i.e. share of
+                               non-enrolled travellers shown a stranger's masked hint, that the
+                               front's target may be chosen at (e.g. 1e-2); 0: no limit */
 } cw_sim_params_t;
 
 /* The defaults of cw_clearance_policy_default and src/clearance/steps.c (see sim.c). */

@@ -98,25 +98,16 @@ static int parse(int argc, char **argv, opts_t *o)
     o->tail_fraction = 1e-3;
     o->trials = 200000;
     o->seed = 1;
-    static const char *const takes[] = {"--face",
-                                        "--finger",
-                                        "--same-person",
-                                        "--target-fpir",
-                                        "--max-fnir",
-                                        "--margin",
-                                        "--tail-fraction",
-                                        "--finger-tail-fraction",
-                                        "--face-fmr",
-                                        "--inside-face-fmr",
-                                        "--finger-fmr",
-                                        "--fingers",
-                                        "--captures",
-                                        "--json",
-                                        "--policy",
-                                        "--decision-fpir",
-                                        "--trials",
-                                        "--seed",
-                                        NULL};
+    static const char *const takes[] = {"--face",          "--finger",
+                                        "--same-person",   "--target-fpir",
+                                        "--max-fnir",      "--margin",
+                                        "--tail-fraction", "--finger-tail-fraction",
+                                        "--face-fmr",      "--inside-face-fmr",
+                                        "--finger-fmr",    "--fingers",
+                                        "--captures",      "--json",
+                                        "--policy",        "--decision-fpir",
+                                        "--max-hint",      "--trials",
+                                        "--seed",          NULL};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -146,6 +137,8 @@ static int parse(int argc, char **argv, opts_t *o)
             rc = parse_real(a, v, 0, 0.5, 1, &o->p.target_fpir);
         } else if (strcmp(a, "--max-fnir") == 0) {
             rc = parse_real(a, v, 0, 1, 1, &o->p.max_fnir);
+        } else if (strcmp(a, "--max-hint") == 0) {
+            rc = parse_real(a, v, 0, 0.5, 0, &o->p.max_hint);
         } else if (strcmp(a, "--decision-fpir") == 0) {
             rc = parse_real(a, v, 0, 0.5, 1, &o->p.decision_fpir);
         } else if (strcmp(a, "--margin") == 0) {
@@ -639,17 +632,113 @@ static int write_json(const char *path, json_t *j)
     return 0;
 }
 
+// The population the document-free flow is designed for: its front's target is chosen here.
+#define DF_REFERENCE_N 1000000u
+
+// What the policies are derived from (see policy_json).
+typedef struct derived {
+    uint64_t safe_n; // face-only 1:N: largest N of the 1-2-5 grid the direct simulation confirms
+    int safe_where;  // -1: not even 1,000; +1: all of the grid up to 1e8
+    uint64_t df_n;   // document-free: largest N with the flow's FPIR on target (FNIR aside)
+    int df_where;    // as cw_sim_largest_n's where
+    double df_front; // the front's target at DF_REFERENCE_N
+} derived_t;
+
+// The 1-2-5 grid of gallery sizes from 1,000 to 1e8.
+static uint64_t grid_125(int i)
+{
+    static const uint64_t m[] = {1, 2, 5};
+    uint64_t n = 1000;
+    for (int k = 0; k < i / 3; k++) {
+        n *= 10;
+    }
+    return n * m[i % 3];
+}
+
+/*
+ * The numbers the recommended policies rest on. A population cap bounds what the decision can
+ * vouch for, the false-positive side: beyond it every search is REQUIRES_SECOND_FACTOR, which no
+ * FNIR argument could justify (it refers everyone). So:
+ * - face-only 1:N: the threshold follows N by the fitted tail, and that is only as good as the
+ *   tail. The cap is the largest N (1-2-5 grid from 1,000) up to which the direct simulation
+ *   from the measured impostor scores finds an FPIR not significantly above the decision's
+ *   target (the lower end of its 95% interval at most the target) while the measurement can
+ *   still tell (at least 3 measured impostor scores expected above the threshold), stopping at
+ *   the first that fails: past it either real pairs above the threshold (twins, one person
+ *   under two names) outnumber what the model expects, or the data say nothing.
+ * - document-free: the flow's own FPIR (front x finger) against the target, FNIR aside: no cap
+ *   when it holds to 1e8.
+ */
+static int derive(const opts_t *o, const input_t *face, const input_t *finger, derived_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->safe_where = -1;
+    for (int i = 0; grid_125(i) <= HI_N; i++) {
+        uint64_t n = grid_125(i);
+        fprintf(stderr, "population cap: direct simulation at N = %llu\n", (unsigned long long)n);
+        cw_sim_check_t c;
+        int err = cw_sim_check_face_1n(face->model, &o->p, n, o->trials, o->seed + 100 + i, &c);
+        if (err != 0) {
+            return err;
+        }
+        // The measured scores can only test the threshold while some of them are expected
+        // above it: with fewer than 3 expected, seeing none happens more than 5% of the time.
+        double expected = cw_sim_fmr(face->model, c.threshold) * (double)face->n_imp;
+        if (expected < 3.0 || c.fpir_lo > cw_sim_decision_fpir(&o->p)) {
+            break;
+        }
+        d->safe_n = n;
+        d->safe_where = grid_125(i + 1) > HI_N ? 1 : 0;
+    }
+    d->df_front = cw_sim_decision_fpir(&o->p);
+    if (finger != NULL) {
+        cw_sim_params_t q = o->p;
+        q.max_fnir = 1.0; // the FPIR side only
+        int err = cw_sim_largest_n(face->model, finger->model, &q, CW_SIM_DOCUMENT_FREE, LO_N, HI_N,
+                                   &d->df_n, &d->df_where);
+        cw_sim_point_t pt;
+        if (err == 0) {
+            err = cw_sim_evaluate(face->model, finger->model, &o->p, CW_SIM_DOCUMENT_FREE,
+                                  DF_REFERENCE_N, &pt);
+        }
+        if (err != 0) {
+            return err;
+        }
+        d->df_front = pt.front_target;
+    }
+    return 0;
+}
+
+static void print_derived(const opts_t *o, const derived_t *d, int has_finger)
+{
+    char a[32];
+    printf("\n## Recommended policies\n\n");
+    printf("| programmes | target FPIR per attempt | population cap | why |\n|---|---|---|---|\n");
+    printf(
+        "| closed_area, flight_token | %.4g | %s | the direct simulation confirms the FPIR up to "
+        "this N (1-2-5 grid) |\n",
+        cw_sim_decision_fpir(&o->p),
+        d->safe_where < 0   ? "1 (face-only 1:N off)"
+        : d->safe_where > 0 ? "none"
+                            : grouped(d->safe_n, a, sizeof a));
+    if (has_finger) {
+        printf("| document_free | %.4g (front, chosen at N = %s) | %s | the flow's FPIR (front x "
+               "finger) meets the target %s |\n",
+               d->df_front, grouped(DF_REFERENCE_N, a, sizeof a),
+               d->df_where > 0 ? "none" : "largest N meeting it",
+               d->df_where > 0 ? "to 1e8" : "up to the cap");
+    }
+    printf("| contactless, smart_departure | face FMR %g | - | 1:1, no N |\n", o->p.face_fmr);
+}
+
 // Recommended policies with the keys of the service's "policies" configuration.
-static json_t *policy_json(const opts_t *o, const input_t *face, const input_t *finger,
-                           const largest_t *lg, json_t *source)
+static json_t *policy_json(const opts_t *o, const input_t *finger, const derived_t *d,
+                           json_t *source)
 {
     double decision = cw_sim_decision_fpir(&o->p);
     json_t *pol = json_object();
-    // Face-only 1:N: the population cap is the largest N, rounded down; where even 1,000 fails,
-    // a cap of 1 keeps face-only 1:N off (0 would mean no cap).
-    uint64_t cap = lg[CW_SIM_FACE_1N].where > 0   ? 0
-                   : lg[CW_SIM_FACE_1N].where < 0 ? 1
-                                                  : round_down(lg[CW_SIM_FACE_1N].n);
+    // A cap of 1 keeps face-only 1:N off (0 would mean no cap).
+    uint64_t cap = d->safe_where > 0 ? 0 : d->safe_where < 0 ? 1 : d->safe_n;
     const char *const one_n[] = {"flight_token", "closed_area"};
     for (int i = 0; i < 2; i++) {
         json_object_set_new(pol, one_n[i],
@@ -664,18 +753,10 @@ static json_t *policy_json(const opts_t *o, const input_t *face, const input_t *
             json_pack("{s:f,s:i}", "face_fmr", o->p.face_fmr, "max_captures", o->p.captures));
     }
     if (finger != NULL) {
-        const largest_t *d = &lg[CW_SIM_DOCUMENT_FREE];
-        uint64_t n = d->where == 0 ? d->n : HI_N;
-        cw_sim_point_t pt;
-        double front = decision;
-        if (d->where >= 0 &&
-            cw_sim_evaluate(face->model, finger->model, &o->p, CW_SIM_DOCUMENT_FREE, n, &pt) == 0) {
-            front = pt.front_target; // the front's target where the flow reaches furthest
-        }
-        uint64_t dcap = d->where > 0 ? 0 : d->where < 0 ? 1 : round_down(d->n);
+        uint64_t dcap = d->df_where > 0 ? 0 : d->df_where < 0 ? 1 : round_down(d->df_n);
         json_object_set_new(pol, "document_free",
-                            json_pack("{s:f,s:f,s:I,s:i,s:f,s:f}", "target_fpir", front, "margin",
-                                      o->p.margin, "population_cap", (json_int_t)dcap,
+                            json_pack("{s:f,s:f,s:I,s:i,s:f,s:f}", "target_fpir", d->df_front,
+                                      "margin", o->p.margin, "population_cap", (json_int_t)dcap,
                                       "max_captures", o->p.captures, "face_fmr",
                                       o->p.inside_face_fmr, "finger_fmr", o->p.finger_fmr));
     }
@@ -815,11 +896,27 @@ int cw_cli_sim_population(int argc, char **argv)
     }
     json_object_set_new(root, "checks", jc);
 
+    derived_t dv;
+    if (rc == 0) {
+        int err = derive(&o, &face, fin, &dv);
+        if (err != 0) {
+            fprintf(stderr, "clearway %s: %s\n", NAME, cw_strerror(err));
+            rc = CW_EXIT_FAIL;
+        } else {
+            print_derived(&o, &dv, fin != NULL);
+            json_object_set_new(root, "derived",
+                                json_pack("{s:I,s:i,s:I,s:i,s:f}", "face_1n_cap_n",
+                                          (json_int_t)dv.safe_n, "face_1n_cap_where", dv.safe_where,
+                                          "document_free_fpir_n", (json_int_t)dv.df_n,
+                                          "document_free_fpir_where", dv.df_where,
+                                          "document_free_front_target", dv.df_front));
+        }
+    }
     if (rc == 0 && o.json != NULL) {
         rc = write_json(o.json, root);
     }
     if (rc == 0 && o.policy != NULL) {
-        json_t *pj = policy_json(&o, &face, fin, lg, inputs);
+        json_t *pj = policy_json(&o, fin, &dv, inputs);
         rc = write_json(o.policy, pj);
         json_decref(pj);
     }

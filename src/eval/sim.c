@@ -348,6 +348,9 @@ void cw_sim_params_default(cw_sim_params_t *p)
     p->finger_fmr = 1e-4;
     p->fingers = 2;
     p->captures = 3;
+    // A stranger's masked hint is personal data shown to the wrong person: at most 1 in 100
+    // non-enrolled travellers may see one (the field incident began with such a hint).
+    p->max_hint = 1e-2;
 }
 
 double cw_sim_decision_fpir(const cw_sim_params_t *p)
@@ -367,7 +370,7 @@ static int params_ok(const cw_sim_params_t *p)
            p->margin >= 0.0 && p->margin < 1e3 && p->face_fmr > 0.0 && p->face_fmr < 1.0 &&
            p->inside_face_fmr > 0.0 && p->inside_face_fmr < 1.0 && p->finger_fmr > 0.0 &&
            p->finger_fmr < 1.0 && p->fingers >= 1 && p->fingers <= 10 && p->captures >= 1 &&
-           p->captures <= 100;
+           p->captures <= 100 && p->max_hint >= 0.0 && p->max_hint < 1.0;
 }
 
 // The margin as cw_gallery_decide sees it (a float in the policy).
@@ -495,12 +498,14 @@ int cw_sim_evaluate(const cw_sim_scores_t *face, const cw_sim_scores_t *finger,
         // The front target is free: among those that keep the flow's FPIR on target, the one
         // with the lowest FNIR. Not simply the largest: past a point the ambiguity guard (a
         // second row passing the front threshold) costs more matches than the lower threshold
-        // wins. If none meets the FPIR target, the smallest.
+        // wins. The front's FPIR is also the share of non-enrolled travellers shown a stranger's
+        // masked hint, which p->max_hint bounds. If none meets both, the smallest.
         cw_sim_point_t best, cur;
         document_free(face, finger, p, n, front_grid(0), &best);
         for (int i = 1; i < FRONT_GRID; i++) {
             document_free(face, finger, p, n, front_grid(i), &cur);
-            if (cur.fpir_txn <= p->target_fpir &&
+            int hint_ok = p->max_hint <= 0.0 || cur.hint_stranger <= p->max_hint;
+            if (hint_ok && cur.fpir_txn <= p->target_fpir &&
                 (best.fpir_txn > p->target_fpir || cur.fnir <= best.fnir)) {
                 best = cur;
             }

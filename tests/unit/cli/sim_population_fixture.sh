@@ -29,7 +29,9 @@ scores "$dir/finger.scores" finger 2 500 0.2 0.05 20000 0.01
     "^\| face_1to1 \| contactless, smart_departure \| any N \| any N \|" \
     "^\| document_free \| document_free \| " \
     "^\| 10,000 \| 0\.[0-9]+ \| 0.000333 \| [0-9.e-]+ \([0-9.e-]+ \.\. [0-9.e-]+\) \|" \
-    "^direct simulation at N = 10000" -- \
+    "^direct simulation at N = 10000" \
+    "^\| closed_area, flight_token \| 0.0003334 \| 1 \(face-only 1:N off\) \|" \
+    "^\| document_free \| [0-9.e-]+ \(front, chosen at N = 1,000,000\) \| none \|" -- \
     "$cw" sim population --face "$dir/face.scores" --finger "$dir/finger.scores" --trials 20000 \
     --tail-fraction 0.01 --json "$dir/out.json" --policy "$dir/policy.json"
 hash=$(b2sum -l 256 "$dir/face.scores" | cut -d' ' -f1)

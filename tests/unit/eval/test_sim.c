@@ -202,6 +202,7 @@ static void test_document_free_factors(void **state)
         assert_true(best.fpir_txn <= p.target_fpir);
         assert_true(best.fnir <= df.fnir + 1e-15);
         assert_true(best.front_target >= 1e-3 && best.front_target <= 0.5);
+        assert_true(best.hint_stranger <= p.max_hint);
         assert_true(best.hint_wrong >= 0.0 && best.hint_wrong <= best.fnir + 1e-12);
     }
     // The finger factor is there: a looser finger threshold raises the flow's FPIR.
@@ -214,6 +215,31 @@ static void test_document_free_factors(void **state)
     assert_int_equal(cw_sim_evaluate(f->face, f->finger, &q, CW_SIM_DOCUMENT_FREE_FIXED, 1000, &b),
                      0);
     assert_true(b.fpir > 10.0 * a.fpir);
+}
+
+/* The stranger's-hint bound limits the front's target: lifting it never gives a smaller one, and
+ * with it the front never shows more strangers' hints than allowed. */
+static void test_document_free_hint_bound(void **state)
+{
+    fixture_t *f = *state;
+    cw_sim_params_t p, q;
+    cw_sim_params_default(&p);
+    q = p;
+    q.max_hint = 0.0; // no limit
+    int looser = 0;
+    for (uint64_t n = 1000; n <= 100000000; n *= 10) {
+        cw_sim_point_t a, b;
+        assert_int_equal(cw_sim_evaluate(f->face, f->finger, &p, CW_SIM_DOCUMENT_FREE, n, &a), 0);
+        assert_int_equal(cw_sim_evaluate(f->face, f->finger, &q, CW_SIM_DOCUMENT_FREE, n, &b), 0);
+        assert_true(a.hint_stranger <= p.max_hint);
+        assert_true(b.front_target >= a.front_target);
+        looser += b.front_target > a.front_target;
+    }
+    assert_true(looser > 0); // the bound binds somewhere on these scores
+    p.max_hint = 1.0;
+    cw_sim_point_t pt;
+    assert_int_equal(cw_sim_evaluate(f->face, f->finger, &p, CW_SIM_DOCUMENT_FREE, 1000, &pt),
+                     CW_EINVAL);
 }
 
 static void test_one_to_one_ignores_n(void **state)
@@ -458,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_face_fpir_matches_gaussian),
         cmocka_unit_test(test_threshold_is_the_gallerys),
         cmocka_unit_test(test_threshold_and_fnir_grow_with_n),
+        cmocka_unit_test(test_document_free_hint_bound),
         cmocka_unit_test(test_document_free_factors),
         cmocka_unit_test(test_one_to_one_ignores_n),
         cmocka_unit_test(test_largest_n_analytic),
