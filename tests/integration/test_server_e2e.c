@@ -723,7 +723,7 @@ static void test_reports_and_metrics(void **state)
         r.body, "clearway_decisions_total{programme=\"contactless\",reason=\"TOKEN_REUSED\"} 1\n"));
     assert_non_null(strstr(r.body, "clearway_gallery_size{programme=\"document_free\"} 1\n"));
     assert_non_null(
-        strstr(r.body, "clearway_gallery_population_cap{programme=\"closed_area\"} 10000\n"));
+        strstr(r.body, "clearway_gallery_population_cap{programme=\"closed_area\"} 1000\n"));
     assert_non_null(strstr(r.body, "clearway_open_transactions 0\n"));
     assert_non_null(
         strstr(r.body, "clearway_http_requests_total{route=\"txn_face\",status=\"200\"}"));

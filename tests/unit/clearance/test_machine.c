@@ -105,7 +105,10 @@ static void test_default_policies(void **state)
         cw_clearance_policy_t d;
         cw_clearance_policy_default((cw_programme_t)p, &d);
         assert_int_equal(d.max_captures, 3);
-        assert_true(d.gallery.target_fpir > 0 && d.gallery.target_fpir <= 1e-3);
+        // The document-free front may be looser (the fingerprint follows), but shows a
+        // stranger's masked hint to at most 1 in 100 (docs/scale.md).
+        double most = p == CW_PROGRAMME_DOCUMENT_FREE ? 1e-2 : 1e-3;
+        assert_true(d.gallery.target_fpir > 0 && d.gallery.target_fpir <= most);
         assert_true(d.gallery.margin > 0);
         assert_true(d.face_fmr > 0 && d.face_fmr <= 1e-3);
         assert_true(d.finger_fmr > 0 && d.finger_fmr <= 1e-4);
