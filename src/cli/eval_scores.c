@@ -237,6 +237,26 @@ static int parse(int argc, char **argv, sopts_t *o)
     return 0;
 }
 
+// Systems of the same name (one matcher on two sensors) are told apart on the chart's legend by
+// their file's name.
+static void name_apart(cw_eval_scores_t *sets, const char *const *files, int n)
+{
+    int same[MAX_FILES] = {0};
+    for (int k = 0; k < n; k++) {
+        for (int j = 0; j < n; j++) {
+            same[k] |= j != k && strcmp(sets[j].system, sets[k].system) == 0;
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        if (same[k]) {
+            const char *base = strrchr(files[k], '/');
+            base = base != NULL ? base + 1 : files[k];
+            size_t l = strlen(sets[k].system);
+            snprintf(sets[k].system + l, sizeof(sets[k].system) - l, " (%s)", base);
+        }
+    }
+}
+
 int cw_cli_eval_scores(int argc, char **argv)
 {
     sopts_t o;
@@ -314,6 +334,7 @@ int cw_cli_eval_scores(int argc, char **argv)
         }
         json_decref(j);
     }
+    name_apart(sets, o.files, o.n_files);
     if (cw_cli_eval_plots(o.det, o.hist, o.png, o.log_y, ptrs, o.n_files,
                           o.n_files == 1 ? (sets[0].system[0] ? sets[0].system : o.files[0])
                                          : "DET") != 0) {

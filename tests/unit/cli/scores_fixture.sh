@@ -48,6 +48,11 @@ gen "$dir/b.scores" "system B" 2 2
 grep -q '>system A (600 genuine, 20000 impostor)<' "$dir/det.svg"
 grep -q '>system B (600 genuine, 20000 impostor)<' "$dir/det.svg"
 [ "$(grep -c '<polyline class="hist"' "$dir/hist.svg")" -eq 2 ]
+# One system twice (one matcher on two sensors): the legend names each by its file.
+cp "$dir/a.scores" "$dir/a2.scores"
+"$cw" eval scores "$dir/a.scores" "$dir/a2.scores" --det "$dir/det2.svg" --replicates 0 >/dev/null
+grep -q '>system A (a.scores) (600 genuine, 20000 impostor)<' "$dir/det2.svg"
+grep -q '>system A (a2.scores) (600 genuine, 20000 impostor)<' "$dir/det2.svg"
 head -c 4 "$dir/det.svg" | grep -q '^<svg'
 tail -n 1 "$dir/det.svg" | grep -q '^</svg>$'
 # JSON: the same figures, NaN as null.
