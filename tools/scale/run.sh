@@ -9,7 +9,7 @@
 #   4. sim direct: the faces among synthetic distractors at 10k, 100k, 1M and 10M (about 10 GiB
 #      of RAM and a few minutes; SIZES=10k,100k to skip the large ones).
 # Usage: tools/scale/run.sh [OUT]  (OUT default build/scale; the data from $CLEARWAY_DATA,
-# default ../shared/data). Needs the release build (make build). About 10 minutes on 2 cores.
+# default ../shared/data). Needs the release build (make build). About 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-build/scale}
