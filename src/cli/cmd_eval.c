@@ -26,7 +26,7 @@ static int run_eval(int argc, char **argv);
 const cw_cli_command_t cw_cmd_eval = {
     "eval",
     "Measure face or fingerprint accuracy (LFW / FVC protocols, FNMR at fixed FMR)",
-    "Usage: clearway eval face --root DIR --pairs FILE [options]\n"
+    "Usage: clearway eval face --root DIR [--pairs FILE] [options]\n"
     "       clearway eval finger DIR [options] [--dpi N]\n"
     "       clearway eval scores FILE... [--det OUT.svg] [--hist OUT.svg] [--png] [--log]\n"
     "                            [--replicates N] [--threads N] [--json]\n"
@@ -757,8 +757,8 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
         }
         i += takes;
     }
-    if (o->root == NULL || o->pairs == NULL) {
-        return cw_cli_usage_error("eval", "--root and --pairs are required");
+    if (o->root == NULL) {
+        return cw_cli_usage_error("eval", "--root is required");
     }
     return 0;
 }
@@ -860,6 +860,9 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
             "threshold_1e-4", or_zero(vf->threshold[2]), "rank1", "gallery", (int)n_gallery,
             "probes", (int)n_probe, "rate", r1, "seconds", secs);
         json_object_set(j, "quality_verdicts", jv);
+        if (o->pairs == NULL) {
+            json_object_set_new(j, "lfw", json_null()); // no pairs file: no LFW protocol
+        }
         json_t *ap = json_object_get(j, "all_pairs");
         // Figures the impostors are too few to resolve are null, not a made-up number.
         json_object_set_new(ap, "fnmr_at_fmr_1e-3", num_or_null(vf->fnmr[1].value));
@@ -889,8 +892,10 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
     } else {
         printf("photos %zu (%zu people), no face found in %zu (FTA %.2f%%), %.1f s\n", s->n,
                s->n_people, fta, 100.0 * fta / s->n, secs);
-        printf("LFW 10-fold accuracy %.2f%% +- %.2f on %zu pairs%s\n", 100.0 * mean, 100.0 * sd,
-               n_pairs, missing ? " (some pairs name photos not in the set)" : "");
+        if (o->pairs != NULL) {
+            printf("LFW 10-fold accuracy %.2f%% +- %.2f on %zu pairs%s\n", 100.0 * mean, 100.0 * sd,
+                   n_pairs, missing ? " (some pairs name photos not in the set)" : "");
+        }
         printf("all pairs: %zu genuine, %zu impostor; EER %.2f%% at %.4f\n", vf->n_gen, vf->n_imp,
                100.0 * vf->eer.value, vf->eer_threshold);
         printf("with 95%% intervals (bootstrap over %zu people):\n", s->n_people);
@@ -983,7 +988,8 @@ static int run_eval(int argc, char **argv)
     memset(&ff, 0, sizeof(ff));
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (scan_root(&o, &s) != 0 || read_pairs(o.pairs, &s, &pairs, &n_pairs, &missing) != 0) {
+    if (scan_root(&o, &s) != 0 ||
+        (o.pairs != NULL && read_pairs(o.pairs, &s, &pairs, &n_pairs, &missing) != 0)) {
         goto out;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

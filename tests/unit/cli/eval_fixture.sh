@@ -46,6 +46,10 @@ CLEARWAY_DEPS=$deps "$expect" 0 '"all_pairs":\{"genuine":2,"impostor":4,' \
     '"identification":\{"mated":1,"nonmated":2,' -- \
     "$cw" eval face --root "$dir/root" --pairs "$dir/pairs.tsv" --min-face 60 \
     --subject largest --threads 2 --json --replicates 10
+# Without a pairs file there is no LFW protocol, and everything else is reported.
+CLEARWAY_DEPS=$deps "$expect" 0 '"lfw":null' '"all_pairs":\{"genuine":2,"impostor":4,' -- \
+    "$cw" eval face --root "$dir/root" --min-face 60 --subject largest --threads 2 --json \
+    --replicates 0
 # The dump: one line per photo with its subject and a 192-value template.
 [ "$(grep -c '^Bob_B	[12]	1	.*	192 ' "$dir/dump.tsv")" -eq 2 ]
 # A malformed pairs file is refused with the line number.
