@@ -230,6 +230,19 @@ static void hist_curve(FILE *f, const double *d, int log_y, double ymin, double 
     fputs("\"/>\n", f);
 }
 
+// The tick spacing for a range: 1, 2 or 5 times a power of ten, giving 4 to 10 ticks.
+static double nice_step(double range)
+{
+    double p = pow(10.0, floor(log10(range)));
+    static const double m[] = {0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0};
+    for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+        if (range / (m[k] * p) <= 10.0) {
+            return m[k] * p;
+        }
+    }
+    return 10.0 * p;
+}
+
 int cw_eval_hist_svg(const char *path, const cw_eval_scores_t *s, int log_y, const char *title)
 {
     if (path == NULL || s == NULL || s->n_gen + s->n_imp == 0) {
@@ -281,12 +294,14 @@ int cw_eval_hist_svg(const char *path, const cw_eval_scores_t *s, int log_y, con
         return CW_EIO;
     }
     header(f, title ? title : "Scores");
-    for (int k = 0; k <= 5; k++) {
-        double x = X0 + k * PW / 5;
+    // Score ticks at round values: 1, 2 or 5 times a power of ten, 4 to 10 of them.
+    double tick = nice_step(hi - lo);
+    for (double t = ceil(lo / tick) * tick; t <= hi + 1e-9 * tick; t += tick) {
+        double x = X0 + (t - lo) / (hi - lo) * PW;
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n"
-                "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.3g</text>\n",
-                x, Y0, x, Y0 + PH, x, Y0 + PH + 18, lo + k * (hi - lo) / 5);
+                "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.6g</text>\n",
+                x, Y0, x, Y0 + PH, x, Y0 + PH + 18, fabs(t) < 1e-9 * tick ? 0.0 : t);
     }
     int ny = log_y ? (int)(yhi - ylo) : 5;
     for (int k = 0; k <= ny; k++) {

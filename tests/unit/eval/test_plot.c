@@ -160,6 +160,20 @@ static void test_well_formed_can_fail(void **state)
     assert_false(well_formed("<html></html>"));
 }
 
+static int hist_ticks_ok(const cw_eval_scores_t *r, const char *path)
+{
+    assert_int_equal(cw_eval_hist_svg(path, r, 0, "ticks"), 0);
+    char *svg = slurp(path);
+    static const char *const want[] = {">-0.6<", ">-0.4<", ">-0.2<", ">0<",
+                                       ">0.2<",  ">0.4<",  ">0.6<",  ">0.8<"};
+    for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+        assert_non_null(strstr(svg, want[k]));
+    }
+    assert_null(strstr(svg, ">-0.313<"));
+    free(svg);
+    return 0;
+}
+
 static void test_hist(void **state)
 {
     (void)state;
@@ -176,8 +190,16 @@ static void test_hist(void **state)
         assert_non_null(strstr(svg, log_y ? "density (log scale)" : ">density<"));
         free(svg);
     }
+    // The score axis is labelled at round values (here every 0.2, with 0 exactly), not at
+    // fifths of the data's range (-0.313, 0.014, ...).
+    cw_eval_scores_t r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(cw_eval_scores_add(&r, 1, 0.995f, 0, 0), 0);
+    assert_int_equal(cw_eval_scores_add(&r, 0, -0.64f, 0, 1), 0);
+    assert_int_equal(hist_ticks_ok(&r, path), 0);
     unlink(path);
     cw_eval_scores_free(&a);
+    cw_eval_scores_free(&r);
 }
 
 static void test_png_without_tool(void **state)
