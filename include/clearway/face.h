@@ -215,6 +215,41 @@ const char *cw_face_quality_name(cw_face_quality_verdict_t verdict);
 int cw_face_pad(cw_face_session_t *session, const cw_image_t *img, const cw_face_t *face,
                 float *score);
 
+/* ---- the capture path: one call from an image to a template ---- */
+
+typedef enum cw_face_capture_problem {
+    CW_FACE_CAPTURE_OK = 0,  /* a template was made */
+    CW_FACE_CAPTURE_NO_FACE, /* no face, or none that can be the subject */
+    CW_FACE_CAPTURE_QUALITY, /* the subject fails the quality checks (quality.verdict says how) */
+    CW_FACE_CAPTURE_ATTACK,  /* the presentation-attack score is above opts.pad_max */
+} cw_face_capture_problem_t;
+
+typedef struct cw_face_capture_opts {
+    int check_quality;                /* refuse a subject whose cw_face_quality is not OK */
+    float pad_max;                    /* > 0: refuse an attack score above it (needs load_pad) */
+    cw_face_subject_policy_t subject; /* which face is the subject (AUTO for gates) */
+} cw_face_capture_opts_t;
+
+typedef struct cw_face_capture {
+    cw_face_capture_problem_t problem;
+    int n_faces;               /* faces found (at most CW_FACE_CAPTURE_MAX_FACES kept) */
+    cw_face_t face;            /* the subject, when there is one */
+    cw_face_quality_t quality; /* measured when opts.check_quality */
+    float attack;              /* measured when opts.pad_max > 0 and the quality passed */
+    cw_face_template_t tpl;    /* when problem is CW_FACE_CAPTURE_OK */
+} cw_face_capture_t;
+
+enum { CW_FACE_CAPTURE_MAX_FACES = 8 };
+
+/*
+ * cw_face_capture: the gate's capture path in one call: detect, pick the subject, check its
+ * quality (opts.check_quality), its presentation-attack score (opts.pad_max > 0), and embed it.
+ * A capture that cannot give a template is a result, not an error: out->problem says why, and
+ * the steps stop at the first problem. Errors: CW_EINVAL, CW_ENOMEM, and those of the steps.
+ */
+int cw_face_capture(cw_face_session_t *session, const cw_image_t *img,
+                    const cw_face_capture_opts_t *opts, cw_face_capture_t *out);
+
 #ifdef __cplusplus
 }
 #endif

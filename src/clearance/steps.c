@@ -102,33 +102,26 @@ int cw__face_from_image(cw_clearance_t *c, cw__worker_t *w, const uint8_t *buf, 
         *problem = CW_REASON_BAD_IMAGE;
         return 0;
     }
-    cw_face_t faces[8];
-    int n = 0;
-    err = cw_face_detect(w->face, &img, faces, 8, &n);
-    int shown = n < 8 ? n : 8;
-    int subject =
-        err == 0 ? cw_face_pick_subject(faces, shown, img.width, img.height, CW_FACE_SUBJECT_AUTO)
-                 : -1;
-    if (err == 0 && subject < 0) {
-        *problem = CW_REASON_NO_FACE;
-    }
-    if (err == 0 && subject >= 0 && strict) {
-        cw_face_quality_t q;
-        err = cw_face_quality(&img, faces, shown, subject, &q);
-        if (err == 0) {
-            *problem = quality_reason(q.verdict);
-        }
-    }
-    if (err == 0 && *problem == CW_REASON_NONE && pad_max > 0) {
-        float attack = 0;
-        err = cw_face_pad(w->face, &img, &faces[subject], &attack);
-        if (err == 0 && attack > pad_max) {
+    cw_face_capture_opts_t opts = {strict, pad_max, CW_FACE_SUBJECT_AUTO};
+    cw_face_capture_t cap;
+    err = cw_face_capture(w->face, &img, &opts, &cap);
+    if (err == 0) {
+        switch (cap.problem) {
+        case CW_FACE_CAPTURE_OK:
+            *out = cap.tpl;
+            break;
+        case CW_FACE_CAPTURE_NO_FACE:
+            *problem = CW_REASON_NO_FACE;
+            break;
+        case CW_FACE_CAPTURE_QUALITY:
+            *problem = quality_reason(cap.quality.verdict);
+            break;
+        case CW_FACE_CAPTURE_ATTACK:
             *problem = CW_REASON_LIVENESS;
+            break;
         }
     }
-    if (err == 0 && *problem == CW_REASON_NONE) {
-        err = cw_face_embed(w->face, &img, &faces[subject], out);
-    }
+    cw_memzero(&cap, sizeof(cap)); // the template copy on the stack
     cw_image_free(&img);
     if (reply != NULL) {
         reply->ms_face += cw__now_ms() - t1;

@@ -129,19 +129,13 @@ static int embed_one(void *ctx, size_t i, int worker)
     photo_t *ph = &L->photos[i];
     cw_image_t img;
     if (cw_image_load(ph->path, CW_IMAGE_RGB, NULL, &img, NULL, 0) == 0) {
-        cw_face_t faces[8];
-        int n = 0;
-        cw_face_session_t *s = L->sessions[worker];
-        if (cw_face_detect(s, &img, faces, 8, &n) == 0 && n > 0) {
-            int k = n < 8 ? n : 8;
-            int sub = cw_face_pick_subject(faces, k, img.width, img.height, CW_FACE_SUBJECT_AUTO);
-            cw_face_quality_t q;
-            cw_face_template_t t;
-            if (sub >= 0 && cw_face_quality(&img, faces, k, sub, &q) == 0 &&
-                q.verdict == CW_FACE_QUALITY_OK && cw_face_embed(s, &img, &faces[sub], &t) == 0) {
-                memcpy(ph->v, t.v, t.dim * sizeof(float));
-                ph->ok = 1;
-            }
+        // The gate's own checks: a photo counts only if a gate would take it.
+        cw_face_capture_opts_t opts = {1, 0, CW_FACE_SUBJECT_AUTO};
+        cw_face_capture_t cap;
+        if (cw_face_capture(L->sessions[worker], &img, &opts, &cap) == 0 &&
+            cap.problem == CW_FACE_CAPTURE_OK) {
+            memcpy(ph->v, cap.tpl.v, cap.tpl.dim * sizeof(float));
+            ph->ok = 1;
         }
         cw_image_free(&img);
     }

@@ -112,21 +112,21 @@ int cw_it_probe_jpeg(cw_it_faces_t *f, int i, uint8_t **jpeg, size_t *n)
 static int subject(cw_it_faces_t *f, const cw_image_t *img, cw_face_template_t *t,
                    cw_face_quality_verdict_t *verdict)
 {
-    cw_face_t faces[8];
-    int n = 0;
-    if (cw_face_detect(f->session, img, faces, 8, &n) != 0 || n == 0) {
+    cw_face_capture_opts_t opts = {1, 0, CW_FACE_SUBJECT_AUTO};
+    cw_face_capture_t cap;
+    if (cw_face_capture(f->session, img, &opts, &cap) != 0 ||
+        cap.problem == CW_FACE_CAPTURE_NO_FACE) {
         return -1;
     }
-    int s =
-        cw_face_pick_subject(faces, n < 8 ? n : 8, img->width, img->height, CW_FACE_SUBJECT_AUTO);
-    cw_face_quality_t q;
-    if (cw_face_quality(img, faces, n < 8 ? n : 8, s, &q) != 0) {
-        return -1;
-    }
+    const cw_face_quality_t *q = &cap.quality;
     // A small margin below the limits (25, 25, 20 degrees): a face right at one could tip over.
-    int margin = fabsf(q.yaw) <= 23 && fabsf(q.pitch) <= 23 && fabsf(q.roll) <= 18;
-    *verdict = q.verdict == CW_FACE_QUALITY_OK && !margin ? CW_FACE_QUALITY_POSE : q.verdict;
-    return cw_face_embed(f->session, img, &faces[s], t) == 0 ? 0 : -1;
+    int margin = fabsf(q->yaw) <= 23 && fabsf(q->pitch) <= 23 && fabsf(q->roll) <= 18;
+    *verdict = q->verdict == CW_FACE_QUALITY_OK && !margin ? CW_FACE_QUALITY_POSE : q->verdict;
+    if (cap.problem != CW_FACE_CAPTURE_OK) {
+        return -1;
+    }
+    *t = cap.tpl;
+    return 0;
 }
 
 int cw_it_faces_open(cw_it_faces_t *f, const char *deps, char *why, size_t why_len)

@@ -119,19 +119,14 @@ static int face_of(cw_face_session_t *s, const blob_t *b, cw_face_template_t *t)
     if (cw_image_decode(b->p, b->n, CW_IMAGE_RGB, NULL, &img, NULL, 0) != 0) {
         return -1;
     }
-    cw_face_t faces[8];
-    int n = 0, ok = -1;
-    if (cw_face_detect(s, &img, faces, 8, &n) == 0 && n > 0) {
-        int k = n < 8 ? n : 8;
-        int sub = cw_face_pick_subject(faces, k, img.width, img.height, CW_FACE_SUBJECT_AUTO);
-        cw_face_quality_t q;
-        if (sub >= 0 && cw_face_quality(&img, faces, k, sub, &q) == 0 &&
-            q.verdict == CW_FACE_QUALITY_OK && cw_face_embed(s, &img, &faces[sub], t) == 0) {
-            ok = 0;
-        }
+    cw_face_capture_opts_t opts = {1, 0, CW_FACE_SUBJECT_AUTO};
+    cw_face_capture_t cap;
+    int ok = cw_face_capture(s, &img, &opts, &cap) == 0 && cap.problem == CW_FACE_CAPTURE_OK;
+    if (ok) {
+        *t = cap.tpl;
     }
     cw_image_free(&img);
-    return ok;
+    return ok ? 0 : -1;
 }
 
 static int group_setup(void **state)

@@ -649,6 +649,56 @@ static void test_quality_verdicts(void **state)
     cw_image_free(&group);
 }
 
+// cw_face_capture: the same template as the steps one by one; each problem where it belongs.
+static void test_capture_path(void **state)
+{
+    fixture_t *f = *state;
+    cw_image_t good;
+    single_face_photo(f, &good);
+    cw_face_capture_opts_t opts = {1, 0, CW_FACE_SUBJECT_AUTO};
+    cw_face_capture_t cap;
+    assert_int_equal(cw_face_capture(f->session, &good, &opts, &cap), 0);
+    assert_int_equal(cap.problem, CW_FACE_CAPTURE_OK);
+    assert_int_equal(cap.n_faces, 1);
+    assert_int_equal(cap.quality.verdict, CW_FACE_QUALITY_OK);
+    cw_face_t faces[CW_FACE_MAX_FACES];
+    int n = 0;
+    assert_int_equal(cw_face_detect(f->session, &good, faces, CW_FACE_MAX_FACES, &n), 0);
+    int s = cw_face_pick_subject(faces, n, good.width, good.height, CW_FACE_SUBJECT_AUTO);
+    cw_face_template_t t;
+    assert_int_equal(cw_face_embed(f->session, &good, &faces[s], &t), 0);
+    assert_int_equal(cap.tpl.dim, t.dim);
+    assert_memory_equal(cap.tpl.v, t.v, t.dim * sizeof(float));
+
+    // A group photo fails the one-person check, but gives its subject without the check.
+    cw_image_t group;
+    load_sample(5, &group);
+    assert_int_equal(cw_face_capture(f->session, &group, &opts, &cap), 0);
+    assert_int_equal(cap.problem, CW_FACE_CAPTURE_QUALITY);
+    assert_int_equal(cap.quality.verdict, CW_FACE_QUALITY_MANY_FACES);
+    assert_true(cap.n_faces > 1);
+    opts.check_quality = 0;
+    assert_int_equal(cw_face_capture(f->session, &group, &opts, &cap), 0);
+    assert_int_equal(cap.problem, CW_FACE_CAPTURE_OK);
+    cw_image_free(&group);
+
+    // No face at all; bad arguments.
+    cw_image_t grey;
+    assert_int_equal(cw_image_alloc(200, 200, 3, &grey), 0);
+    memset(grey.data, 128, (size_t)grey.stride * 200);
+    assert_int_equal(cw_face_capture(f->session, &grey, &opts, &cap), 0);
+    assert_int_equal(cap.problem, CW_FACE_CAPTURE_NO_FACE);
+    assert_int_equal(cw_face_capture(f->session, &grey, NULL, &cap), CW_EINVAL);
+    assert_int_equal(cap.problem, CW_FACE_CAPTURE_NO_FACE);
+    assert_int_equal(cw_face_capture(f->session, &grey, &opts, NULL), CW_EINVAL);
+    cw_image_free(&grey);
+
+    // The attack check needs the model: this engine was made without it.
+    opts.pad_max = 0.5f;
+    assert_int_equal(cw_face_capture(f->session, &good, &opts, &cap), CW_EUNSUPPORTED);
+    cw_image_free(&good);
+}
+
 static void test_steady_state_allocates_nothing(void **state)
 {
     fixture_t *f = *state;
@@ -715,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_align_maps_template_exactly),
         cmocka_unit_test(test_pick_subject),
         cmocka_unit_test(test_quality_verdicts),
+        cmocka_unit_test(test_capture_path),
         cmocka_unit_test(test_steady_state_allocates_nothing),
         cmocka_unit_test(test_allocation_failures),
     };
