@@ -15,6 +15,7 @@
 #include "clearway/alloc.h"
 #include "clearway/clearance.h"
 #include "clearway/err.h"
+#include "clearway/file.h"
 #include "clearway/thread.h"
 
 #include <dirent.h>
@@ -238,23 +239,12 @@ static int write_distractors(const look_t *L, const char *path, uint32_t model_i
     return err;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
+// A photo's bytes, as a gate would send them (NULL if it cannot be read; free with
+// cw_free_wipe(p, len)).
+static uint8_t *read_photo(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = n > 0 ? malloc((size_t)n) : NULL;
-    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = p != NULL ? (size_t)n : 0;
-    return p;
+    uint8_t *p = NULL;
+    return cw_file_read(path, (size_t)64 << 20, &p, len, NULL, 0) == 0 ? p : NULL;
 }
 
 /* Synthetic fingers as ISO records: N_FINGERS to enrol, one more that nobody enrolled. */
@@ -320,7 +310,7 @@ static int enrol_photo(cw_clearance_t *c, const photo_t *ph, size_t serial, cons
                        int64_t now, uint64_t *id)
 {
     size_t len = 0;
-    uint8_t *jpeg = read_file(ph->path, &len);
+    uint8_t *jpeg = read_photo(ph->path, &len);
     if (jpeg == NULL) {
         return CW_EIO;
     }
@@ -337,7 +327,7 @@ static int enrol_photo(cw_clearance_t *c, const photo_t *ph, size_t serial, cons
     cw_clearance_enrol_result_t res;
     char diag[256] = "";
     int err = cw_clearance_enrol(c, &t, &bio, now, "eval lookalike", &res, diag, sizeof(diag));
-    free(jpeg);
+    cw_free_wipe(jpeg, len);
     if (err != 0) {
         fprintf(stderr, "enrol %s: %s (%s)\n", ph->path, diag, cw_err_name(err));
     }
@@ -356,7 +346,7 @@ static int walk(cw_clearance_t *c, uint64_t gate, const photo_t *ph, const finge
                 int64_t now, tally_t *t, cw_reason_t *outcome)
 {
     size_t len = 0;
-    uint8_t *jpeg = read_file(ph->path, &len);
+    uint8_t *jpeg = read_photo(ph->path, &len);
     if (jpeg == NULL) {
         return CW_EIO;
     }
@@ -383,7 +373,7 @@ static int walk(cw_clearance_t *c, uint64_t gate, const photo_t *ph, const finge
             err = cw_clearance_step(c, gate, txn, &ev, now, "eval", &r, diag, sizeof(diag));
         }
     }
-    free(jpeg);
+    cw_free_wipe(jpeg, len);
     if (err != 0) {
         fprintf(stderr, "clearway eval lookalike: %s: %s (%s)\n", ph->path, diag, cw_err_name(err));
         return err;

@@ -6,6 +6,7 @@
 
 #include "clearway/alloc.h"
 #include "clearway/err.h"
+#include "clearway/file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -64,50 +65,6 @@ int cw_finger_image_from_raw(const uint8_t *pixels, int width, int height, size_
     return rc;
 }
 
-static int read_all(const char *path, uint8_t **data, size_t *len, char *diag, size_t diag_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return cw_diag_set(diag, diag_len, CW_EIO, "cannot open '%s' (%s)", path, strerror(errno));
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = cw_malloc(cap);
-    int rc = 0;
-    while (buf != NULL) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-        if (n == cap) {
-            if (cap >= MAX_FILE) {
-                rc = cw_diag_set(diag, diag_len, CW_ETOOBIG, "'%s' is over 64 MiB", path);
-                break;
-            }
-            uint8_t *nb = cw_realloc(buf, cap * 2);
-            if (nb == NULL) {
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (rc == 0 && ferror(f)) {
-        rc = cw_diag_set(diag, diag_len, CW_EIO, "cannot read '%s'", path);
-    }
-    fclose(f);
-    if (buf == NULL || (rc == 0 && n == cap)) {
-        rc = rc ? rc : cw_diag_set(diag, diag_len, CW_ENOMEM, "out of memory reading '%s'", path);
-    }
-    if (rc != 0) {
-        cw_free_wipe(buf, buf ? cap : 0);
-        return rc;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 int cw_finger_image_load(const char *path, int dpi_hint, cw_image_t *out, char *diag,
                          size_t diag_len)
 {
@@ -119,7 +76,7 @@ int cw_finger_image_load(const char *path, int dpi_hint, cw_image_t *out, char *
     }
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = read_all(path, &data, &len, diag, diag_len);
+    int rc = cw_file_read(path, MAX_FILE, &data, &len, diag, diag_len);
     if (rc != 0) {
         return rc;
     }

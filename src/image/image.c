@@ -6,6 +6,7 @@
 #include "clearway/image.h"
 #include "clearway/alloc.h"
 #include "clearway/err.h"
+#include "clearway/file.h"
 #include "image_internal.h"
 
 #include <errno.h>
@@ -169,50 +170,6 @@ int cw_image_decode(const uint8_t *buf, size_t len, cw_image_format_t want,
     return 0;
 }
 
-// Reads the whole file, refusing more than MAX_FILE_BYTES; every block that held file bytes is
-// wiped before it is released, so no copy of the picture is left in freed memory.
-static int read_file(FILE *f, uint8_t **data, size_t *len)
-{
-    size_t cap = (size_t)1 << 16;
-    size_t n = 0;
-    uint8_t *buf = cw_malloc(cap);
-    if (buf == NULL) {
-        return CW_ENOMEM;
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > MAX_FILE_BYTES) {
-                cw_free_wipe(buf, n);
-                return CW_ETOOBIG;
-            }
-            // One byte past the limit is enough to tell "too big" from "exactly the limit".
-            size_t bigger_cap = cap * 2 > MAX_FILE_BYTES ? MAX_FILE_BYTES + 1 : cap * 2;
-            // Grow by hand rather than realloc so the old block can be wiped.
-            uint8_t *bigger = cw_malloc(bigger_cap);
-            if (bigger == NULL) {
-                cw_free_wipe(buf, n);
-                return CW_ENOMEM;
-            }
-            memcpy(bigger, buf, n);
-            cw_free_wipe(buf, n);
-            buf = bigger;
-            cap = bigger_cap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-    }
-    if (ferror(f)) {
-        cw_free_wipe(buf, n);
-        return CW_EIO;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 int cw_image_load(const char *path, cw_image_format_t want, const cw_image_limits_t *limits,
                   cw_image_t *out, char *diag, size_t diag_len)
 {
@@ -222,18 +179,11 @@ int cw_image_load(const char *path, cw_image_format_t want, const cw_image_limit
     if (path == NULL || out == NULL) {
         return cw_diag_set(diag, diag_len, CW_EINVAL, "image: invalid arguments");
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return cw_diag_set(diag, diag_len, CW_EIO, "image: cannot open '%s' (errno %d)", path,
-                           errno);
-    }
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = read_file(f, &data, &len);
-    fclose(f);
+    int rc = cw_file_read(path, MAX_FILE_BYTES, &data, &len, diag, diag_len);
     if (rc != 0) {
-        return cw_diag_set(diag, diag_len, rc, "image: cannot read '%s': %s", path,
-                           cw_strerror(rc));
+        return rc;
     }
     rc = cw_image_decode(data, len, want, limits, out, diag, diag_len);
     cw_free_wipe(data, len);

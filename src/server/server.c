@@ -8,6 +8,7 @@
 
 #include "clearway/alloc.h"
 #include "clearway/err.h"
+#include "clearway/file.h"
 #include "clearway/log.h"
 
 #include <arpa/inet.h>
@@ -70,29 +71,18 @@ static int bind_listen(cw_server_t *s, const char *addr, char *diag, size_t diag
     return 0;
 }
 
-static int read_file(const char *path, char **out, size_t *len, char *diag, size_t diag_len)
+// A PEM file (certificate or key), as a C string: at most 1 MiB, not empty.
+static int read_pem(const char *path, char **out, size_t *len, char *diag, size_t diag_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return cw_diag_set(diag, diag_len, CW_EIO, "cannot read %s: %s", path, strerror(errno));
+    uint8_t *buf = NULL;
+    int err = cw_file_read(path, (size_t)1 << 20, &buf, len, diag, diag_len);
+    if (err == 0 && *len == 0) {
+        cw_free_wipe(buf, 1);
+        buf = NULL;
+        err = cw_diag_set(diag, diag_len, CW_EIO, "cannot read %s: it is empty", path);
     }
-    enum { CAP = 1 << 20 };
-    char *buf = cw_malloc(CAP + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return CW_ENOMEM;
-    }
-    size_t n = fread(buf, 1, CAP, f);
-    int bad = ferror(f) || n == CAP || n == 0;
-    fclose(f);
-    if (bad) {
-        cw_free_wipe(buf, CAP + 1);
-        return cw_diag_set(diag, diag_len, CW_EIO, "cannot read %s (empty, or over 1 MiB)", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    *out = (char *)buf;
+    return err;
 }
 
 // ---- start-up work on the store ----
@@ -332,9 +322,9 @@ int cw_server_create(const cw_server_config_t *cfg, cw_server_t **out, char *dia
         return CW_ENOMEM;
     }
     if (cfg->tls_cert != NULL) {
-        err = read_file(cfg->tls_cert, &s->tls_cert_pem, &s->tls_cert_len, diag, diag_len);
+        err = read_pem(cfg->tls_cert, &s->tls_cert_pem, &s->tls_cert_len, diag, diag_len);
         if (err == 0) {
-            err = read_file(cfg->tls_key, &s->tls_key_pem, &s->tls_key_len, diag, diag_len);
+            err = read_pem(cfg->tls_key, &s->tls_key_pem, &s->tls_key_len, diag, diag_len);
         }
         if (err != 0) {
             cw_server_destroy(s);
