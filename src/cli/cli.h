@@ -32,6 +32,15 @@ int cw_cli_usage_error(const char *name, const char *fmt, ...)
 #endif
     ;
 
+/*
+ * Option values. cw_cli_long_arg: v as a whole number in [lo, hi]; cw_cli_real_arg: v as a finite
+ * number in [lo, hi], or (lo, hi] when open_lo. On a bad value they print "clearway CMD: OPT must
+ * be ..." (cw_cli_usage_error) and return CW_EXIT_USAGE; 0 otherwise.
+ */
+int cw_cli_long_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out);
+int cw_cli_real_arg(const char *cmd, const char *opt, const char *v, double lo, double hi,
+                    int open_lo, double *out);
+
 /* The directory the set-up installs registry packages into (CLEARWAY_DEPS or the default). */
 const char *cw_cli_deps_dir(void);
 

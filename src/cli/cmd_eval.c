@@ -696,7 +696,6 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
-        char *end = NULL;
         if (strcmp(a, "--root") == 0) {
             o->root = v;
         } else if (strcmp(a, "--pairs") == 0) {
@@ -714,27 +713,27 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
         } else if (strcmp(a, "--log") == 0) {
             o->log_y = 1;
         } else if (strcmp(a, "--replicates") == 0) {
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 0 || n > 100000) {
-                return cw_cli_usage_error("eval", "--replicates must be 0..100000");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, v, 0, 100000, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
             o->replicates = (int)n;
         } else if (strcmp(a, "--threads") == 0) {
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 1 || n > 256) {
-                return cw_cli_usage_error("eval", "--threads must be 1..256");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, v, 1, 256, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
             o->threads = (int)n;
         } else if (strcmp(a, "--limit") == 0) {
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 1 || n > 100000000) {
-                return cw_cli_usage_error("eval", "--limit must be a positive count");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, v, 1, 100000000, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
             o->limit = (int)n;
         } else if (strcmp(a, "--min-face") == 0) {
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 12 || n > 4096) {
-                return cw_cli_usage_error("eval", "--min-face must be 12..4096");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, v, 12, 4096, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
             o->cfg.min_face = (int)n;
         } else if (strcmp(a, "--subject") == 0) {

@@ -575,27 +575,28 @@ int cw_cli_eval_lookalike(int argc, char **argv)
         if (i + 1 >= argc) {
             return cw_cli_usage_error("eval", "unknown argument '%s'", a);
         }
-        char *end = NULL;
         if (strcmp(a, "--root") == 0) {
             L.root = argv[++i];
         } else if (strcmp(a, "--work") == 0) {
             L.work = argv[++i];
         } else if (strcmp(a, "--pairs") == 0) {
-            L.pairs = (int)strtol(argv[++i], &end, 10);
-            if (*end != '\0' || L.pairs < 1 || L.pairs > 10000) {
-                return cw_cli_usage_error("eval", "--pairs must be 1..10000");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, argv[++i], 1, 10000, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
+            L.pairs = (int)n;
         } else if (strcmp(a, "--distractors") == 0) {
-            long long n = strtoll(argv[++i], &end, 10);
-            if (*end != '\0' || n < 0 || n > 100000000) {
-                return cw_cli_usage_error("eval", "--distractors must be 0..100000000");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, argv[++i], 0, 100000000, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
             L.distractors = (size_t)n;
         } else if (strcmp(a, "--threads") == 0) {
-            L.threads = (int)strtol(argv[++i], &end, 10);
-            if (*end != '\0' || L.threads < 1 || L.threads > 64) {
-                return cw_cli_usage_error("eval", "--threads must be 1..64");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, argv[++i], 1, 64, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
+            L.threads = (int)n;
         } else {
             return cw_cli_usage_error("eval", "unknown argument '%s'", a);
         }

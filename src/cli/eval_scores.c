@@ -199,21 +199,20 @@ static int parse(int argc, char **argv, sopts_t *o)
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
-        char *end = NULL;
         if (strcmp(a, "--det") == 0) {
             o->det = v;
         } else if (strcmp(a, "--hist") == 0) {
             o->hist = v;
         } else if (strcmp(a, "--replicates") == 0) {
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 0 || n > 100000) {
-                return cw_cli_usage_error("eval", "--replicates must be 0..100000");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, v, 0, 100000, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
             o->replicates = (int)n;
         } else if (strcmp(a, "--threads") == 0) {
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 1 || n > 256) {
-                return cw_cli_usage_error("eval", "--threads must be 1..256");
+            long n = 0;
+            if (cw_cli_long_arg("eval", a, v, 1, 256, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
             o->threads = (int)n;
         } else if (strcmp(a, "--png") == 0) {

@@ -5,6 +5,8 @@
 
 #include "clearway/clearway.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +98,33 @@ int cw_cli_usage_error(const char *name, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nRun `clearway help %s` for usage.\n", name);
     return CW_EXIT_USAGE;
+}
+
+int cw_cli_long_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long x = v != NULL ? strtol(v, &end, 10) : 0;
+    if (v == NULL || end == v || *end != '\0' || errno == ERANGE || x < lo || x > hi) {
+        return cw_cli_usage_error(cmd, "%s must be %ld..%ld", opt, lo, hi);
+    }
+    *out = x;
+    return 0;
+}
+
+int cw_cli_real_arg(const char *cmd, const char *opt, const char *v, double lo, double hi,
+                    int open_lo, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double x = v != NULL ? strtod(v, &end) : 0;
+    if (v == NULL || end == v || *end != '\0' || errno == ERANGE || !isfinite(x) || x > hi ||
+        (open_lo ? x <= lo : x < lo)) {
+        return cw_cli_usage_error(cmd, "%s must be a number in %s%g, %g]", opt, open_lo ? "(" : "[",
+                                  lo, hi);
+    }
+    *out = x;
+    return 0;
 }
 
 const char *cw_cli_deps_dir(void)

@@ -290,24 +290,25 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                                                  "or auto");
             }
         } else if (strcmp(a, "--clusters") == 0) {
-            o->clusters = (int)strtol(v, &end, 10);
-            if (*end != '\0' || o->clusters < 2 || o->clusters > 1024) {
-                return cw_cli_usage_error("sim", "--clusters must be 2..1024");
+            long n = 0;
+            if (cw_cli_long_arg("sim", a, v, 2, 1024, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
+            o->clusters = (int)n;
         } else if (strcmp(a, "--threads") == 0) {
-            o->threads = (int)strtol(v, &end, 10);
-            if (*end != '\0' || o->threads < 1 || o->threads > 64) {
-                return cw_cli_usage_error("sim", "--threads must be 1..64");
+            long n = 0;
+            if (cw_cli_long_arg("sim", a, v, 1, 64, &n) != 0) {
+                return CW_EXIT_USAGE;
             }
+            o->threads = (int)n;
         } else if (strcmp(a, "--seed") == 0) {
             o->seed = strtoull(v, &end, 10);
             if (*end != '\0') {
                 return cw_cli_usage_error("sim", "--seed must be a number");
             }
         } else if (strcmp(a, "--target-fpir") == 0) {
-            o->target = strtod(v, &end);
-            if (*end != '\0' || !(o->target > 0 && o->target < 1)) {
-                return cw_cli_usage_error("sim", "--target-fpir must be in (0, 1)");
+            if (cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->target) != 0) {
+                return CW_EXIT_USAGE;
             }
         } else if (strcmp(a, "--margin") == 0) {
             o->margin = strtod(v, &end);

@@ -65,32 +65,6 @@ enum { N_DECADES = sizeof(DECADES) / sizeof(DECADES[0]) };
 #define LO_N 10u
 #define HI_N 100000000u
 
-static int parse_real(const char *a, const char *v, double lo, double hi, int open_lo, double *out)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x) || x > hi ||
-        (open_lo ? x <= lo : x < lo)) {
-        return cw_cli_usage_error("sim", "%s must be a number in %s%g, %g]", a, open_lo ? "(" : "[",
-                                  lo, hi);
-    }
-    *out = x;
-    return 0;
-}
-
-static int parse_count(const char *a, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || errno == ERANGE || x < lo || x > hi) {
-        return cw_cli_usage_error("sim", "%s must be a whole number in [%ld, %ld]", a, lo, hi);
-    }
-    *out = x;
-    return 0;
-}
-
 static int parse(int argc, char **argv, opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -134,36 +108,36 @@ static int parse(int argc, char **argv, opts_t *o)
         } else if (strcmp(a, "--policy") == 0) {
             o->policy = v;
         } else if (strcmp(a, "--target-fpir") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 1, &o->p.target_fpir);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->p.target_fpir);
         } else if (strcmp(a, "--max-fnir") == 0) {
-            rc = parse_real(a, v, 0, 1, 1, &o->p.max_fnir);
+            rc = cw_cli_real_arg("sim", a, v, 0, 1, 1, &o->p.max_fnir);
         } else if (strcmp(a, "--max-hint") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 0, &o->p.max_hint);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 0, &o->p.max_hint);
         } else if (strcmp(a, "--decision-fpir") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 1, &o->p.decision_fpir);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->p.decision_fpir);
         } else if (strcmp(a, "--margin") == 0) {
-            rc = parse_real(a, v, 0, 1, 0, &o->p.margin);
+            rc = cw_cli_real_arg("sim", a, v, 0, 1, 0, &o->p.margin);
         } else if (strcmp(a, "--tail-fraction") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 1, &o->tail_fraction);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->tail_fraction);
         } else if (strcmp(a, "--finger-tail-fraction") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 1, &o->finger_tail_fraction);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->finger_tail_fraction);
         } else if (strcmp(a, "--face-fmr") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 1, &o->p.face_fmr);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->p.face_fmr);
         } else if (strcmp(a, "--inside-face-fmr") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 1, &o->p.inside_face_fmr);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->p.inside_face_fmr);
         } else if (strcmp(a, "--finger-fmr") == 0) {
-            rc = parse_real(a, v, 0, 0.5, 1, &o->p.finger_fmr);
+            rc = cw_cli_real_arg("sim", a, v, 0, 0.5, 1, &o->p.finger_fmr);
         } else if (strcmp(a, "--fingers") == 0) {
-            rc = parse_count(a, v, 1, 10, &n);
+            rc = cw_cli_long_arg("sim", a, v, 1, 10, &n);
             o->p.fingers = (int)n;
         } else if (strcmp(a, "--captures") == 0) {
-            rc = parse_count(a, v, 1, 100, &n);
+            rc = cw_cli_long_arg("sim", a, v, 1, 100, &n);
             o->p.captures = (int)n;
         } else if (strcmp(a, "--trials") == 0) {
-            rc = parse_count(a, v, 100, 100000000, &n);
+            rc = cw_cli_long_arg("sim", a, v, 100, 100000000, &n);
             o->trials = (uint64_t)n;
         } else if (strcmp(a, "--seed") == 0) {
-            rc = parse_count(a, v, 1, 2000000000, &n);
+            rc = cw_cli_long_arg("sim", a, v, 1, 2000000000, &n);
             o->seed = (uint64_t)n;
         } else if (strcmp(a, "--check") == 0) {
             o->check = 1;
