@@ -17,7 +17,8 @@ export class ApiError extends Error {
   }
 }
 
-const KEY = 'cw.apikey';
+// One key per page: the kiosk, the desk and the dashboard need different roles.
+const KEY = `cw.apikey.${location.pathname}`;
 export const getKey = () => sessionStorage.getItem(KEY) || '';
 
 // Every page: the language switch, then the key form (id keyForm, input keyInput, forget button
