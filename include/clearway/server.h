@@ -47,6 +47,8 @@ typedef struct cw_server_config {
     char *admin_key_file;     /* first start: where the admin key goes; NULL: "<db>.admin-key" */
     char *distractors;        /* capacity tests only: a gallery snapshot of synthetic rows searched
                                  beside the document-free gallery (see cw_clearance_config_t) */
+    char *web_root;           /* the browser pages served under /ui/ (no key needed); NULL: the
+                                 source tree's web/ folder the server was built from */
     int workers;              /* concurrent clearance steps (default 2) */
     int search_threads;       /* threads of the 1:N search pool (default 1) */
     int http_threads;         /* libmicrohttpd thread pool (default 4) */

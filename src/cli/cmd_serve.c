@@ -22,6 +22,7 @@ const cw_cli_command_t cw_cmd_serve = {
     "Run the clearance service over HTTP (the main job)",
     "Usage: clearway serve [--db PATH|postgresql://URL] [--listen ADDR:PORT] [--config FILE]\n"
     "                      [--tls-cert FILE --tls-key FILE] [--admin-key-file FILE]\n"
+    "                      [--web-root DIR]\n"
     "\n"
     "Serves the clearance API (docs/api.md, docs/openapi.yaml) until SIGINT or SIGTERM.\n"
     "\n"
@@ -34,6 +35,8 @@ const cw_cli_command_t cw_cmd_serve = {
     "  --tls-cert, --tls-key   PEM certificate and private key: serve HTTPS\n"
     "  --admin-key-file        where the first admin API key is written when the store has\n"
     "                none (default DB.admin-key; clearway.admin-key for PostgreSQL)\n"
+    "  --web-root    the browser pages served under /ui/ without a key (default: the\n"
+    "                source tree's web/ folder)\n"
     "\n"
     "Prints the URL it listens on (and where a new admin key went) on stdout; logs to stderr\n"
     "(CLEARWAY_LOG). The store's key comes from CLEARWAY_KEY or the key file (DB.key).\n"
@@ -68,6 +71,7 @@ static int set_opt(char **field, const char *value)
 static int run_serve(int argc, char **argv)
 {
     const char *config = NULL, *db = NULL, *listen = NULL, *cert = NULL, *key = NULL, *admin = NULL;
+    const char *web = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = strcmp(a, "--config") == 0           ? &config
@@ -76,6 +80,7 @@ static int run_serve(int argc, char **argv)
                            : strcmp(a, "--tls-cert") == 0       ? &cert
                            : strcmp(a, "--tls-key") == 0        ? &key
                            : strcmp(a, "--admin-key-file") == 0 ? &admin
+                           : strcmp(a, "--web-root") == 0       ? &web
                                                                 : NULL;
         if (dst == NULL) {
             return cw_cli_usage_error("serve", "unknown argument '%s'", a);
@@ -103,6 +108,7 @@ static int run_serve(int argc, char **argv)
         (cert != NULL && set_opt(&cfg.tls_cert, cert) != 0) ||
         (key != NULL && set_opt(&cfg.tls_key, key) != 0) ||
         (admin != NULL && set_opt(&cfg.admin_key_file, admin) != 0) ||
+        (web != NULL && set_opt(&cfg.web_root, web) != 0) ||
         (cfg.deps_dir == NULL && set_opt(&cfg.deps_dir, cw_cli_deps_dir()) != 0)) {
         cw_server_config_free(&cfg);
         return CW_EXIT_FAIL;

@@ -63,6 +63,7 @@ void cw_server_config_free(cw_server_config_t *cfg)
     cw_free(cfg->deps_dir);
     cw_free(cfg->admin_key_file);
     cw_free(cfg->distractors);
+    cw_free(cfg->web_root);
     for (size_t i = 0; i < cfg->n_ports; i++) {
         cw_free(cfg->ports[i].gates);
     }
@@ -429,11 +430,23 @@ static int read_retention(json_t *o, cw_server_config_t *cfg, char *diag, size_t
 int cw_server_config_parse(cw_server_config_t *cfg, const char *text, size_t len, char *diag,
                            size_t diag_len)
 {
-    static const char *const keys[] = {
-        "listen",         "tls_cert",       "tls_key",        "db",
-        "deps_dir",       "admin_key_file", "distractors",    "workers",
-        "search_threads", "http_threads",   "max_body_bytes", "connection_timeout_s",
-        "ports",          "policies",       "retention",      NULL};
+    static const char *const keys[] = {"listen",
+                                       "tls_cert",
+                                       "tls_key",
+                                       "db",
+                                       "deps_dir",
+                                       "admin_key_file",
+                                       "distractors",
+                                       "workers",
+                                       "search_threads",
+                                       "http_threads",
+                                       "max_body_bytes",
+                                       "connection_timeout_s",
+                                       "ports",
+                                       "policies",
+                                       "retention",
+                                       "web_root",
+                                       NULL};
     cw__json_init();
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -446,10 +459,10 @@ int cw_server_config_parse(cw_server_config_t *cfg, const char *text, size_t len
         return cw_diag_set(diag, diag_len, CW_EFORMAT, "the configuration must be a JSON object");
     }
     int err = unknown_keys(root, "", keys, diag, diag_len);
-    static const char *const strings[] = {"listen",   "tls_cert",       "tls_key",    "db",
-                                          "deps_dir", "admin_key_file", "distractors"};
-    char **fields[] = {&cfg->listen,   &cfg->tls_cert,       &cfg->tls_key,    &cfg->db,
-                       &cfg->deps_dir, &cfg->admin_key_file, &cfg->distractors};
+    static const char *const strings[] = {"listen",   "tls_cert",       "tls_key",     "db",
+                                          "deps_dir", "admin_key_file", "distractors", "web_root"};
+    char **fields[] = {&cfg->listen,   &cfg->tls_cert,       &cfg->tls_key,     &cfg->db,
+                       &cfg->deps_dir, &cfg->admin_key_file, &cfg->distractors, &cfg->web_root};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]) && err == 0; i++) {
         err = read_string(root, "", strings[i], fields[i], diag, diag_len);
     }

@@ -232,6 +232,7 @@ static void start_request(cw__req_t *r, const char *method, const char *url)
 {
     snprintf(r->method, sizeof(r->method), "%s", method);
     snprintf(r->path, sizeof(r->path), "%s", url);
+    r->path_long = strlen(url) >= sizeof(r->path);
     // The path goes into logs and the audit trail: no control characters (no forged lines).
     for (char *c = r->path; *c != '\0'; c++) {
         if ((unsigned char)*c < 0x20 || *c == 0x7f) {
@@ -389,8 +390,22 @@ static enum MHD_Result send_answer(cw__req_t *r)
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    // The pages may be cached if revalidated; API answers never are.
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->ui ? "no-cache" : "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->ui) {
+        // Scripts, styles and connections from this server only; the camera's frames are blob:
+        // media and canvas captures data: images.
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; script-src 'self'; style-src 'self'; "
+                                "img-src 'self' data: blob:; media-src 'self' blob:; "
+                                "connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                                "frame-ancestors 'none'; form-action 'self'");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
+    if (r->location[0] != '\0') {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+    }
     if (r->status == 405) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     }

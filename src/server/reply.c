@@ -55,6 +55,11 @@ void cw__reply_text(cw__req_t *r, int status, const char *content_type, const ch
     set_body(r, status, copy, len, content_type);
 }
 
+void cw__reply_owned(cw__req_t *r, int status, const char *content_type, char *body, size_t len)
+{
+    set_body(r, status, body, len, content_type);
+}
+
 void cw__reply_error(cw__req_t *r, int status, int err, const char *reason, const char *fmt, ...)
 {
     char msg[512];

@@ -50,6 +50,10 @@ const cw__route_t cw__routes[] = {
     {"apikey_list", "GET", "/v1/apikeys", CW__ADMIN, CW__BODY_NONE, 0, cw__h_apikey_list},
     {"apikey_revoke", "DELETE", "/v1/apikeys/{id}", CW__ADMIN, CW__BODY_NONE, 0,
      cw__h_apikey_revoke},
+    // The browser pages (web/): public files, no personal data in them (h_ui.c).
+    {"ui_root", "GET", "/", 0, CW__BODY_NONE, 0, cw__h_ui_root},
+    {"ui_redirect", "GET", "/ui", 0, CW__BODY_NONE, 0, cw__h_ui_root},
+    {"ui_file", "GET", "/ui/*", 0, CW__BODY_NONE, 0, cw__h_ui_file},
 };
 
 const size_t cw__n_routes = sizeof(cw__routes) / sizeof(cw__routes[0]);
@@ -59,7 +63,13 @@ const size_t cw__n_routes = sizeof(cw__routes) / sizeof(cw__routes[0]);
 static int match_one(const char *pat, const char *path, char params[][CW__PARAM_MAX], int *n)
 {
     *n = 0;
-    while (*pat != '\0' && *path != '\0') {
+    while (*pat != '\0') {
+        if (pat[0] == '*' && pat[1] == '\0') {
+            return 1; // the rest of the path, whatever it is
+        }
+        if (*path == '\0') {
+            break;
+        }
         if (*pat == '{') {
             const char *close = strchr(pat, '}');
             size_t len = strcspn(path, "/");

@@ -4,6 +4,8 @@
 // gates, make the first admin key when the store has none, run the maintenance thread (expire
 // stale transactions every few seconds, apply retention hourly), and start and stop the HTTP
 // thread pool so that requests in flight finish before the store closes.
+// realpath() is XSI, not in the POSIX base the build asks for.
+#define _XOPEN_SOURCE 700
 #include "server_internal.h"
 
 #include "clearway/alloc.h"
@@ -309,6 +311,13 @@ int cw_server_create(const cw_server_config_t *cfg, cw_server_t **out, char *dia
     s->max_body = cfg->max_body_bytes;
     s->retention = cfg->retention;
     s->started_at = cw__now();
+    // The pages are optional: without their folder the API is served as ever, /ui/ answers 404.
+    const char *web = cfg->web_root != NULL ? cfg->web_root : CW_DEFAULT_WEB_DIR;
+    s->web_root = realpath(web, NULL);
+    if (s->web_root == NULL) {
+        cw_log(CW_LOG_WARN, "server", "web root %s: %s; the pages under /ui/ are not served", web,
+               strerror(errno));
+    }
     s->info.store_backend = "?";
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;
@@ -432,6 +441,7 @@ void cw_server_destroy(cw_server_t *s)
     }
     cw_free(s->tls_cert_pem);
     cw_free(s->metrics);
+    free(s->web_root); // realpath's malloc
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     cw_free(s);

@@ -52,7 +52,8 @@ typedef void (*cw__handler_fn)(cw__req_t *r, json_t *body);
 typedef struct cw__route {
     const char *name;    /* metrics label and audit action */
     const char *method;  /* "GET", "POST", "DELETE" */
-    const char *pattern; /* "/v1/gates/{gate}/transactions/{txn}/face" */
+    const char *pattern; /* "/v1/gates/{gate}/transactions/{txn}/face"; a final '*' matches the
+                            rest of the path, slashes included (not copied into the params) */
     unsigned roles;      /* CW__ROLE bits; 0 = public */
     cw__body_t body;
     int gate_bound; /* {gate} is the first parameter: a gate key may only use its own gate */
@@ -96,6 +97,7 @@ struct cw_server {
     int64_t started_at;
     atomic_int in_flight;
     cw__route_metrics_t *metrics; /* cw__n_routes + 1 (the last: requests matching no route) */
+    char *web_root; /* the pages' folder, resolved (realpath; free); NULL: none served */
     _Atomic uint64_t audit_failures, expired, purged, maintenance_errors;
     /* maintenance thread */
     pthread_t maint;
@@ -113,6 +115,7 @@ struct cw__req {
     int route; /* index into cw__routes, -1 when none matched */
     char method[8];
     char path[CW__PATH_MAX];
+    int path_long; /* the path did not fit in path (cut short there) */
     char params[CW__MAX_PARAMS][CW__PARAM_MAX];
     int n_params;
     /* the principal (authed = 1 once the key checked) */
@@ -134,9 +137,11 @@ struct cw__req {
     char *out;          /* serialised body (jansson allocator: wiped when freed) */
     size_t out_len;
     const char *content_type;
-    char allow[48];   /* 405: the Allow header */
-    char timing[160]; /* gate steps: the Server-Timing header (where the time went) */
-    int no_audit;     /* public routes */
+    char allow[48];    /* 405: the Allow header */
+    char timing[160];  /* gate steps: the Server-Timing header (where the time went) */
+    int no_audit;      /* public routes */
+    int ui;            /* a page file (or its refusal): the pages' caching and CSP headers */
+    char location[16]; /* a redirect's Location */
 };
 
 /* ---- replies (reply.c) ---- */
@@ -146,6 +151,8 @@ void cw__reply_json(cw__req_t *r, int status, json_t *obj);
 /* Answer with a preformatted text body (copied), e.g. the metrics. */
 void cw__reply_text(cw__req_t *r, int status, const char *content_type, const char *text,
                     size_t len);
+/* Answer with body (len bytes from cw__json_malloc; stolen) of content_type (static). */
+void cw__reply_owned(cw__req_t *r, int status, const char *content_type, char *body, size_t len);
 /* The JSON error body {"error": {status, code, reason, message}}; reason is a static string. */
 void cw__reply_error(cw__req_t *r, int status, int err, const char *reason, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -231,6 +238,8 @@ void cw__h_reports(cw__req_t *r, json_t *body);
 void cw__h_apikey_add(cw__req_t *r, json_t *body);
 void cw__h_apikey_list(cw__req_t *r, json_t *body);
 void cw__h_apikey_revoke(cw__req_t *r, json_t *body);
+void cw__h_ui_root(cw__req_t *r, json_t *body);
+void cw__h_ui_file(cw__req_t *r, json_t *body);
 
 /* Query parameters of the request: answers 400 for a parameter not in keys. */
 int cw__query_allow(cw__req_t *r, const char *const *keys);

@@ -318,6 +318,8 @@ int cw_it_request(const cw_it_server_t *s, const char *method, const char *path,
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    // Paths are sent as written ("/ui/../x" too): the server, not curl, must refuse them.
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
     if (body != NULL || strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? len : 0));

