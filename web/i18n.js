@@ -46,8 +46,8 @@ const S = {
   },
   'zh-Hant': {
     'app.title': 'Clearway 自助通關', 'lang': '語言',
-    'page.gate': '自助閘口', 'page.gate.about': '旅客自助過關（閘口密鑰）', 'page.officer': '主任控制台', 'page.officer.about': '轉介、時序、處理（主任密鑰）',
-    'page.enrol': '登記櫃檯', 'page.enrol.about': '登記旅客（文員密鑰）', 'page.dashboard': '統計儀表板', 'page.dashboard.about': '使用量、轉介率、資料庫（主任密鑰）',
+    'page.gate': '自助閘口', 'page.gate.about': '旅客自助過關（閘口密鑰）', 'page.officer': '職員控制台', 'page.officer.about': '轉介、時序、處理（職員密鑰）',
+    'page.enrol': '登記櫃檯', 'page.enrol.about': '登記旅客（文員密鑰）', 'page.dashboard': '統計儀表板', 'page.dashboard.about': '使用量、轉介率、資料庫（職員密鑰）',
     'key.label': 'API 密鑰', 'key.save': '使用此密鑰', 'key.forget': '清除密鑰', 'key.needed': '請輸入此頁的 API 密鑰（{role}）。只保存在此分頁。',
     'home': '主頁', 'send': '提交', 'refresh': '重新整理', 'load': '載入', 'none': '無',
     'gate.code': '閘口（口岸.閘口）', 'gate.programme': '通關模式', 'gate.start': '開始', 'gate.next': '下一位旅客', 'gate.abandon': '取消',
@@ -56,11 +56,11 @@ const S = {
     'gate.confirm.q': '這是你嗎？', 'gate.confirm.doc': '證件 {doc}', 'gate.confirm.yes': '確認', 'gate.confirm.no': '不是我',
     'gate.inside': '閘內：面容及指紋', 'gate.finger': '指紋（感應器影像）', 'gate.inside.send': '核對面容及指紋', 'gate.need.face': '請先拍攝或選擇面容相片。', 'gate.need.finger': '請先選擇指紋影像。',
     'act.CAPTURE_FACE': '請望向鏡頭', 'act.PRESENT_DOCUMENT': '請出示證件', 'act.SHOW_CONFIRMATION': '請確認身份', 'act.OPEN_FRONT': '前閘已開 — 請進入', 'act.RETRY': '請再試一次',
-    'act.OPEN_REAR': '後閘已開 — 旅途愉快', 'act.REFER_TO_OFFICER': '請找主任協助', 'left': '尚餘拍攝次數：{n}', 'idle': '請選擇閘口並按開始',
+    'act.OPEN_REAR': '後閘已開 — 旅途愉快', 'act.REFER_TO_OFFICER': '請向職員求助', 'left': '尚餘拍攝次數：{n}', 'idle': '請選擇閘口並按開始',
     'prog.document_free': '免證件通關', 'prog.contactless': '非接觸式e-道', 'prog.smart_departure': '智方便離境', 'prog.flight_token': '登機憑證', 'prog.closed_area': '禁區',
     'r.NONE': '', 'r.NO_FACE': '未能看見面容，請望向鏡頭。', 'r.MOVE_CLOSER': '請走近一點。', 'r.STEP_BACK': '請退後一點。', 'r.OFF_CENTRE': '請站在中間。', 'r.LOOK_STRAIGHT': '請直視鏡頭。',
     'r.HOLD_STILL': '請保持不動。', 'r.TOO_DARK': '光線太暗。', 'r.TOO_BRIGHT': '光線太強。', 'r.OCCLUDED': '請移除遮擋面部的物件。', 'r.MANY_FACES': '請一次一人。',
-    'r.FINGER_QUALITY': '請再次用力按下手指。', 'r.BAD_IMAGE': '影像未能使用，請再試。', 'r.NO_MATCH': '沒有配對', 'r.AMBIGUOUS': '配對不明確', 'r.NOT_ELIGIBLE': '不符合資格',
+    'r.FINGER_QUALITY': '請再次用力按下手指。', 'r.BAD_IMAGE': '影像未能使用，請再試。', 'r.NO_MATCH': '未能配對', 'r.AMBIGUOUS': '配對不明確', 'r.NOT_ELIGIBLE': '不符合資格',
     'r.FACE_MISMATCH': '面容不符', 'r.FINGER_MISMATCH': '指紋核對失敗', 'r.LIVENESS': '活體檢測失敗', 'r.RETRIES_EXHAUSTED': '質素：重試過多', 'r.DECLINED': '旅客表示「不是我」',
     'r.UNKNOWN_DOCUMENT': '證件不明', 'r.TOKEN_INVALID': '二維碼無效', 'r.TOKEN_EXPIRED': '二維碼過期', 'r.TOKEN_REVOKED': '二維碼已撤銷', 'r.TOKEN_REUSED': '二維碼重複使用',
     'r.MRZ_INVALID': '機讀區無效', 'r.CHIP_FACE_UNUSABLE': '晶片相片不能使用', 'r.TOUCHPOINT_ORDER': '檢查點次序', 'r.POPULATION_CAP': '資料庫超出上限', 'r.ABANDONED': '已放棄', 'r.TIMEOUT': '逾時', 'r.INTERNAL_ERROR': '內部錯誤',
@@ -72,7 +72,7 @@ const S = {
     'enr.consents': '同意', 'enr.c.face': '面容模板', 'enr.c.finger': '指紋模板', 'enr.memberships': '通關計劃', 'enr.biometrics': '生物特徵', 'enr.fingers': '指紋影像', 'enr.submit': '登記',
     'enr.result': '結果', 'enr.id': '旅客 {id}：{status}', 'enr.dup': '警告：與旅客 {id} 相似 — 已列作審核。', 'enr.eligible': '符合資格', 'enr.noteligible': '不符合資格',
     'dash.range': '期間', 'dash.from': '由', 'dash.to': '至', 'dash.port': '口岸（可選）', 'dash.users': '每日各模式使用人數', 'dash.total': '交易', 'dash.cleared': '放行', 'dash.referred': '轉介',
-    'dash.fallback': '按原因轉介主任比率', 'dash.rate': '比率', 'dash.share': '各模式佔旅客比例', 'dash.noshare': '此報告沒有旅客總數。', 'dash.live': '即時：資料庫及延遲',
+    'dash.fallback': '按原因轉交職員比率', 'dash.rate': '比率', 'dash.share': '各模式佔旅客比例', 'dash.noshare': '此報告沒有旅客總數。', 'dash.live': '即時：資料庫及延遲',
     'dash.na': '不適用（伺服器沒有 /v1/stats/live）。', 'dash.gallery': '資料庫大小', 'dash.cap': '上限', 'dash.latency': '決定延遲：p50 {p50} 毫秒，p99 {p99} 毫秒（{count} 次）', 'dash.open': '進行中交易：{n}',
     'dash.nochart': '圖表不可用（缺少 web/vendor/chart.umd.js：請執行 tools/setup/setup.sh）。', 'dash.mode': '模式', 'dash.day': '日期',
   },
@@ -90,7 +90,7 @@ const T2S = { '閘': '闸', '關': '关', '護': '护', '證': '证', '號': '�
   '控': '控', '制': '制', '台': '台', '登': '登', '帳': '帐', '面': '面', '容': '容', '晶': '晶', '片': '片', '相': '相', '感': '感', '器': '器', '內': '内', '動': '动', '作': '作', '操': '操', '者': '者',
   '單': '单', '這': '这', '嗎': '吗', '門': '门', '來': '来', '時': '时', '態': '态', '狀': '状', '經': '经', '為': '为', '會': '会', '從': '从', '個': '个', '們': '们', '樣': '样', '離': '离', '實': '实',
   '佔': '占', '例': '例', '適': '适', '用': '用', '英': '英', '文': '文', '中': '中', '日': '日', '期': '期', '計': '计', '畫': '画', '居': '居', '住': '住', '地': '地', '別': '别', '性': '性',
-  '憑': '凭', '證': '证', '智': '智', '方': '方', '便': '便', '觸': '触', '接': '接', '式': '式', '道': '道', '級': '级', '意': '意', '同': '同', '模': '模', '板': '板', '問': '问', '題': '题', '陳': '陈' };
+  '憑': '凭', '證': '证', '智': '智', '方': '方', '便': '便', '觸': '触', '接': '接', '式': '式', '道': '道', '級': '级', '意': '意', '同': '同', '模': '模', '板': '板', '問': '问', '題': '题', '陳': '陈', '職': '职', '協': '协', '對': '对' };
 const toSimp = (s) => s.replace(/./gu, (c) => T2S[c] ?? c);
 S['zh-Hans'] = Object.fromEntries(Object.entries(S['zh-Hant']).map(([k, v]) => [k, toSimp(v)]));
 S['zh-Hans']['app.title'] = 'Clearway 自助通关';

@@ -183,7 +183,7 @@ try {
   check(await page.$eval('#state', (e) => e.classList.contains('bad')), 'the stranger is sent to an officer, in red');
   check((await page.textContent('#stateText')) === 'Please see an officer', 'the panel says so');
   await page.selectOption('#langSelect', 'zh-Hant');
-  check((await page.textContent('#stateText')) === '請找主任協助', 'the panel in Traditional Chinese');
+  check((await page.textContent('#stateText')) === '請向職員求助', 'the panel in Traditional Chinese');
   await shoot('gate-referred');
   await page.selectOption('#langSelect', 'en');
 
