@@ -31,7 +31,7 @@ extern "C" {
 typedef struct cw_store cw_store_t;
 
 /* Schema version this program writes; a database with a higher one is refused. */
-enum { CW_STORE_SCHEMA_VERSION = 2 };
+enum { CW_STORE_SCHEMA_VERSION = 3 };
 
 /* Field limits in bytes, including the terminating NUL (text fields are UTF-8). */
 enum {
@@ -673,6 +673,43 @@ int cw_store_template_each_in(cw_store_t *st, cw_modality_t modality, cw_program
 int cw_store_traveller_delete(cw_store_t *st, uint64_t id, int64_t now, const char *actor,
                               uint64_t *removed, size_t cap, size_t *n_removed, char *diag,
                               size_t diag_len);
+
+/* ==== schema version 3: passenger totals ==== */
+
+/*
+ * The port operator's passenger counts for a port and local (UTC+8) day, the denominator of
+ * the published statistic "users of a mode as a share of passengers". Entered by an
+ * administrator; a count above CW_STORE_PASSENGERS_MAX (far above any port's day) is refused
+ * as a typing error rather than stored.
+ */
+enum { CW_STORE_PASSENGERS_MAX = 100000000 };
+
+typedef struct cw_store_passengers {
+    cw_date_t day;
+    char port[CW_STORE_CODE_MAX];
+    int64_t departing, arriving;
+} cw_store_passengers_t;
+
+/*
+ * cw_store_passengers_set: set (insert or replace) the totals of the port with code port_code
+ * for day, in one transaction, audited with actor ("passengers_set", subject
+ * "passengers:PORT/DAY"). CW_ENOENT (no such port), CW_EINVAL (invalid day, a negative count,
+ * NULL), CW_ETOOBIG (a count above CW_STORE_PASSENGERS_MAX), CW_EPERM (read-only); nothing is
+ * written on error.
+ */
+int cw_store_passengers_set(cw_store_t *st, const char *port_code, const cw_date_t *day,
+                            int64_t departing, int64_t arriving, int64_t now, const char *actor,
+                            char *diag, size_t diag_len);
+/*
+ * cw_store_passengers_each: the totals entered for the days from .. to (both included), of the
+ * port with code port_code (NULL: every port), ordered by day then port code. fn gets each row
+ * (borrowed for the call); a non-zero return stops the walk and is returned. CW_EINVAL for an
+ * invalid date; to before from gives no rows.
+ */
+typedef int (*cw_store_passengers_fn)(void *ctx, const cw_store_passengers_t *row);
+int cw_store_passengers_each(cw_store_t *st, const cw_date_t *from, const cw_date_t *to,
+                             const char *port_code, cw_store_passengers_fn fn, void *ctx,
+                             char *diag, size_t diag_len);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,8 @@ extern const cw_cli_command_t cw_cmd_finger;
 extern const cw_cli_command_t cw_cmd_apikey;
 extern const cw_cli_command_t cw_cmd_serve;
 extern const cw_cli_command_t cw_cmd_sim;
+extern const cw_cli_command_t cw_cmd_report;
+extern const cw_cli_command_t cw_cmd_passengers;
 
 /* `clearway eval finger ...` (argv[0] is "eval", argv[1] "finger"); eval_finger.c. */
 int cw_cli_eval_finger(int argc, char **argv);

@@ -37,9 +37,10 @@ static const cw_cli_command_t cmd_version = {
 };
 
 static const cw_cli_command_t *const commands[] = {
-    &cmd_help,    &cmd_version,    &cw_cmd_serve,  &cw_cmd_info,  &cw_cmd_face,
-    &cw_cmd_eval, &cw_cmd_gallery, &cw_cmd_enrol,  &cw_cmd_audit, &cw_cmd_purge,
-    &cw_cmd_keys, &cw_cmd_apikey,  &cw_cmd_finger, &cw_cmd_sim,
+    &cmd_help,      &cmd_version,  &cw_cmd_serve,   &cw_cmd_info,
+    &cw_cmd_face,   &cw_cmd_eval,  &cw_cmd_gallery, &cw_cmd_enrol,
+    &cw_cmd_audit,  &cw_cmd_purge, &cw_cmd_keys,    &cw_cmd_apikey,
+    &cw_cmd_finger, &cw_cmd_sim,   &cw_cmd_report,  &cw_cmd_passengers,
 };
 
 enum { N_COMMANDS = sizeof(commands) / sizeof(commands[0]) };

@@ -226,3 +226,76 @@ void cw__h_apikey_revoke(cw__req_t *r, json_t *body)
     json_object_set_new(o, "revoked", json_true());
     cw__reply_json(r, 200, o);
 }
+
+// ---- passenger totals ----
+
+typedef struct pax_ctx {
+    const char *port, *actor;
+    cw_date_t day;
+    int64_t departing, arriving;
+    char diag[256];
+} pax_ctx_t;
+
+static int pax_fn(void *ctx, cw_store_t *st)
+{
+    pax_ctx_t *p = ctx;
+    return cw_store_passengers_set(st, p->port, &p->day, p->departing, p->arriving, cw__now(),
+                                   p->actor, p->diag, sizeof(p->diag));
+}
+
+void cw__h_passengers_set(cw__req_t *r, json_t *body)
+{
+    static const char *const keys[] = {"departing", "arriving", NULL};
+    pax_ctx_t p = {.port = r->params[0], .actor = r->actor};
+    snprintf(r->subject, sizeof(r->subject), "passengers:%.24s/%.10s", r->params[0], r->params[1]);
+    if (cw_date_parse(r->params[1], &p.day) != 0) {
+        cw__reply_error(r, 400, CW_EFORMAT, "BAD_PARAMETER",
+                        "the day must be a date YYYY-MM-DD (the port's local day)");
+        return;
+    }
+    if (cw__body_allow(r, body, NULL, keys) ||
+        cw__get_int(r, body, "departing", 1, 0, CW_STORE_PASSENGERS_MAX, &p.departing) ||
+        cw__get_int(r, body, "arriving", 1, 0, CW_STORE_PASSENGERS_MAX, &p.arriving)) {
+        return;
+    }
+    int err = cw__with_store(r, pax_fn, &p);
+    if (err != 0) {
+        cw__reply_err(r, err, p.diag, "UNKNOWN_PORT", 1);
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "day", json_string(r->params[1]));
+    json_object_set_new(o, "port", json_string(p.port));
+    json_object_set_new(o, "departing", json_integer((json_int_t)p.departing));
+    json_object_set_new(o, "arriving", json_integer((json_int_t)p.arriving));
+    cw__reply_json(r, 200, o);
+}
+
+// ---- live figures for the dashboard ----
+
+void cw__h_stats_live(cw__req_t *r, json_t *body)
+{
+    (void)body;
+    cw__live_t lv;
+    cw__metrics_live(r->srv, &lv);
+    json_t *g = json_array();
+    for (int i = 0; i < lv.n_galleries; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "programme", json_string(cw_programme_name(lv.programme[i])));
+        json_object_set_new(o, "size", json_integer((json_int_t)lv.size[i]));
+        // A cap of 0 means none: null, so a chart draws no line rather than a line at zero.
+        json_object_set_new(o, "cap",
+                            lv.cap[i] > 0 ? json_integer((json_int_t)lv.cap[i]) : json_null());
+        json_array_append_new(g, o);
+    }
+    json_t *lat = json_object();
+    json_object_set_new(lat, "p50", lv.count > 0 ? json_real(lv.p50_ms) : json_null());
+    json_object_set_new(lat, "p99", lv.count > 0 ? json_real(lv.p99_ms) : json_null());
+    json_object_set_new(lat, "count", json_integer((json_int_t)lv.count));
+    json_t *o = json_object();
+    json_object_set_new(o, "galleries", g);
+    json_object_set_new(o, "latency_ms", lat);
+    json_object_set_new(o, "open_transactions", json_integer((json_int_t)lv.open_transactions));
+    snprintf(r->subject, sizeof(r->subject), "stats");
+    cw__reply_json(r, 200, o);
+}

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The officers' endpoints: the referral queue (newest first, paged by id), a transaction's
 // timeline (its steps and the audit entries about it), the resolution of a referral, and the
-// daily report of clearances by port, programme, decision and reason.
+// daily report of clearances by port, programme, decision and reason with the ports' passenger
+// totals of the same days.
 #include "server_internal.h"
 
 #include "clearway/alloc.h"
@@ -320,8 +321,9 @@ static int64_t local_midnight(const cw_date_t *d)
 
 typedef struct report_ctx {
     int64_t from, to;
+    cw_date_t df, dt;
     const char *port;
-    json_t *rows;
+    json_t *rows, *passengers;
     char diag[256];
 } report_ctx_t;
 
@@ -341,11 +343,30 @@ static int report_row(void *ctx, const cw_store_report_row_t *row)
     return 0;
 }
 
+static int passengers_row(void *ctx, const cw_store_passengers_t *row)
+{
+    report_ctx_t *c = ctx;
+    char day[16];
+    snprintf(day, sizeof(day), "%04d-%02d-%02d", row->day.year, row->day.month, row->day.day);
+    json_t *o = json_object();
+    json_object_set_new(o, "day", json_string(day));
+    json_object_set_new(o, "port", json_string(row->port));
+    json_object_set_new(o, "departing", json_integer((json_int_t)row->departing));
+    json_object_set_new(o, "arriving", json_integer((json_int_t)row->arriving));
+    json_array_append_new(c->passengers, o);
+    return 0;
+}
+
 static int report_fn(void *ctx, cw_store_t *st)
 {
     report_ctx_t *c = ctx;
-    return cw_store_report_each(st, c->from, c->to, c->port, report_row, c, c->diag,
-                                sizeof(c->diag));
+    int err =
+        cw_store_report_each(st, c->from, c->to, c->port, report_row, c, c->diag, sizeof(c->diag));
+    if (err == 0) {
+        err = cw_store_passengers_each(st, &c->df, &c->dt, c->port, passengers_row, c, c->diag,
+                                       sizeof(c->diag));
+    }
+    return err;
 }
 
 void cw__h_reports(cw__req_t *r, json_t *body)
@@ -363,7 +384,8 @@ void cw__h_reports(cw__req_t *r, json_t *body)
                         "from and to are required, as dates YYYY-MM-DD (to is inclusive)");
         return;
     }
-    report_ctx_t c = {.from = local_midnight(&df), .to = local_midnight(&dt) + 86400};
+    report_ctx_t c = {
+        .from = local_midnight(&df), .to = local_midnight(&dt) + 86400, .df = df, .dt = dt};
     c.port = cw__query(r, "port");
     if (c.to <= c.from || c.to - c.from > 3700LL * 86400) {
         cw__reply_error(r, 400, CW_EINVAL, "BAD_PARAMETER",
@@ -373,9 +395,11 @@ void cw__h_reports(cw__req_t *r, json_t *body)
     snprintf(r->subject, sizeof(r->subject), "report:%s..%s%s%.24s", from, to,
              c.port != NULL ? "@" : "", c.port != NULL ? c.port : "");
     c.rows = json_array();
+    c.passengers = json_array();
     int err = cw__with_store(r, report_fn, &c);
     if (err != 0) {
         json_decref(c.rows);
+        json_decref(c.passengers);
         cw__reply_err(r, err, c.diag, NULL, 1);
         return;
     }
@@ -384,5 +408,6 @@ void cw__h_reports(cw__req_t *r, json_t *body)
     json_object_set_new(o, "to", json_string(to));
     json_object_set_new(o, "port", c.port != NULL ? json_string(c.port) : json_null());
     json_object_set_new(o, "rows", c.rows);
+    json_object_set_new(o, "passengers", c.passengers);
     cw__reply_json(r, 200, o);
 }

@@ -212,3 +212,64 @@ char *cw__metrics_text(cw_server_t *s, size_t *len)
     *len = t.len;
     return t.buf;
 }
+
+double cw__histogram_quantile(const double *b, const uint64_t *counts, int n, uint64_t over,
+                              double q)
+{
+    uint64_t total = over;
+    for (int i = 0; i < n; i++) {
+        total += counts[i];
+    }
+    if (total == 0 || n <= 0) {
+        return 0;
+    }
+    double rank = q * (double)total, cum = 0;
+    for (int i = 0; i < n; i++) {
+        double next = cum + (double)counts[i];
+        if (next >= rank && counts[i] > 0) {
+            double lo = i > 0 ? b[i - 1] : 0;
+            return lo + (b[i] - lo) * (rank - cum) / (double)counts[i];
+        }
+        cum = next;
+    }
+    return b[n - 1]; // in the open bucket: all that is known is that it is above the last bound
+}
+
+void cw__metrics_live(cw_server_t *s, cw__live_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    cw_clearance_stats_t cs;
+    memset(&cs, 0, sizeof(cs));
+    cw_clearance_stats(s->clr, &cs);
+    static const cw_programme_t one_to_n[] = {CW_PROGRAMME_DOCUMENT_FREE, CW_PROGRAMME_FLIGHT_TOKEN,
+                                              CW_PROGRAMME_CLOSED_AREA};
+    for (int i = 0; i < 3; i++) {
+        out->programme[i] = one_to_n[i];
+        out->size[i] = cs.gallery_n[one_to_n[i]];
+        out->cap[i] = cs.population_cap[one_to_n[i]];
+    }
+    out->n_galleries = 3;
+    out->open_transactions = cs.open_transactions;
+    // The steps that can end in a decision; txn_begin and txn_abandon decide nothing.
+    static const char *const steps[] = {"txn_face", "txn_document", "txn_confirm", "txn_inside"};
+    uint64_t counts[CW__N_BUCKETS] = {0}, in_buckets = 0, total = 0;
+    for (size_t i = 0; i < cw__n_routes; i++) {
+        for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+            if (strcmp(cw__routes[i].name, steps[k]) != 0) {
+                continue;
+            }
+            // count is read before the buckets: a request finishing meanwhile shows in a bucket
+            // only, never as an observation above the last bound.
+            total += atomic_load(&s->metrics[i].count);
+            for (int b = 0; b < CW__N_BUCKETS; b++) {
+                uint64_t v = atomic_load(&s->metrics[i].bucket[b]);
+                counts[b] += v;
+                in_buckets += v;
+            }
+        }
+    }
+    uint64_t over = total > in_buckets ? total - in_buckets : 0;
+    out->count = in_buckets + over;
+    out->p50_ms = 1000 * cw__histogram_quantile(bounds, counts, CW__N_BUCKETS, over, 0.5);
+    out->p99_ms = 1000 * cw__histogram_quantile(bounds, counts, CW__N_BUCKETS, over, 0.99);
+}

@@ -45,11 +45,16 @@ const cw__route_t cw__routes[] = {
     {"referral_resolve", "POST", "/v1/referrals/{txn}/resolve", CW__OFFICER | CW__ADMIN,
      CW__BODY_JSON, 0, cw__h_referral_resolve},
     {"reports", "GET", "/v1/reports", CW__OFFICER | CW__ADMIN, CW__BODY_NONE, 0, cw__h_reports},
+    {"stats_live", "GET", "/v1/stats/live", CW__OFFICER | CW__ADMIN, CW__BODY_NONE, 0,
+     cw__h_stats_live},
     // Administrators: API keys.
     {"apikey_add", "POST", "/v1/apikeys", CW__ADMIN, CW__BODY_JSON, 0, cw__h_apikey_add},
     {"apikey_list", "GET", "/v1/apikeys", CW__ADMIN, CW__BODY_NONE, 0, cw__h_apikey_list},
     {"apikey_revoke", "DELETE", "/v1/apikeys/{id}", CW__ADMIN, CW__BODY_NONE, 0,
      cw__h_apikey_revoke},
+    // Administrators: the port operator's passenger totals (the reports' denominators).
+    {"passengers_set", "PUT", "/v1/ports/{port}/passengers/{day}", CW__ADMIN, CW__BODY_JSON, 0,
+     cw__h_passengers_set},
     // The browser pages (web/): public files, no personal data in them (h_ui.c).
     {"ui_root", "GET", "/", 0, CW__BODY_NONE, 0, cw__h_ui_root},
     {"ui_redirect", "GET", "/ui", 0, CW__BODY_NONE, 0, cw__h_ui_root},

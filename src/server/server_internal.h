@@ -51,7 +51,7 @@ typedef void (*cw__handler_fn)(cw__req_t *r, json_t *body);
 
 typedef struct cw__route {
     const char *name;    /* metrics label and audit action */
-    const char *method;  /* "GET", "POST", "DELETE" */
+    const char *method;  /* "GET", "POST", "PUT", "DELETE" */
     const char *pattern; /* "/v1/gates/{gate}/transactions/{txn}/face"; a final '*' matches the
                             rest of the path, slashes included (not copied into the params) */
     unsigned roles;      /* CW__ROLE bits; 0 = public */
@@ -210,6 +210,28 @@ void cw__metrics_record(cw_server_t *s, int route, int status, double seconds);
 /* The Prometheus exposition text (cw_free). */
 char *cw__metrics_text(cw_server_t *s, size_t *len);
 
+/*
+ * The live figures of GET /v1/stats/live, from the same sources as the exposition text: the
+ * 1:N galleries' sizes and caps and the open transactions from cw_clearance_stats, and the
+ * decision latency estimated from the request-duration histogram of the gate step routes
+ * (face, document, confirm, inside) pooled: no raw samples are kept, so p50 and p99 are
+ * interpolated linearly within a bucket, as Prometheus' histogram_quantile does (a quantile in
+ * the last, open bucket is reported as its lower bound, 30 s).
+ */
+typedef struct cw__live {
+    int n_galleries;
+    cw_programme_t programme[3];
+    uint64_t size[3], cap[3]; /* cap 0: none */
+    uint64_t count;           /* gate step requests measured */
+    double p50_ms, p99_ms;    /* 0 when count is 0 */
+    uint64_t open_transactions;
+} cw__live_t;
+void cw__metrics_live(cw_server_t *s, cw__live_t *out);
+/* The q-quantile (0..1) of a histogram with n finite buckets (upper bounds, not cumulative
+ * counts) plus `over` observations above the last bound; 0 when empty. */
+double cw__histogram_quantile(const double *bounds, const uint64_t *counts, int n, uint64_t over,
+                              double q);
+
 /* ---- HTTP (http.c) ---- */
 
 int cw__http_start(cw_server_t *s, int http_threads, int timeout_s, char *diag, size_t diag_len);
@@ -238,6 +260,8 @@ void cw__h_reports(cw__req_t *r, json_t *body);
 void cw__h_apikey_add(cw__req_t *r, json_t *body);
 void cw__h_apikey_list(cw__req_t *r, json_t *body);
 void cw__h_apikey_revoke(cw__req_t *r, json_t *body);
+void cw__h_passengers_set(cw__req_t *r, json_t *body);
+void cw__h_stats_live(cw__req_t *r, json_t *body);
 void cw__h_ui_root(cw__req_t *r, json_t *body);
 void cw__h_ui_file(cw__req_t *r, json_t *body);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The store's schema and its migrations. Each migration moves the schema up one version; all
-// that an open needs run inside one transaction, so a v1 database becomes v2 whole or not at
+// that an open needs run inside one transaction, so a v1 database becomes v3 whole or not at
 // all. The version lives in schema_version. A database whose version is above
 // CW_STORE_SCHEMA_VERSION was written by a newer program and is refused rather than guessed at.
 // DDL is shared by both backends (BIGINT ids the store assigns, BLOB becomes BYTEA on
@@ -98,6 +98,16 @@ static const char *const v2_common[] = {
     NULL,
 };
 
+// Version 3: the port operator's passenger totals per port and local day (the denominator of
+// the share-of-passengers statistic). day is the local (UTC+8) day number since 1970-01-01,
+// the same number the reports group clearances by.
+static const char *const v3_common[] = {
+    "CREATE TABLE port_passengers (port BIGINT NOT NULL REFERENCES port(id), day BIGINT NOT "
+    "NULL, departing BIGINT NOT NULL, arriving BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
+    "PRIMARY KEY (port, day))",
+    NULL,
+};
+
 static const char *const v1_sqlite[] = {
     "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, "
     "'audit log is append-only'); END",
@@ -122,6 +132,7 @@ typedef struct migration {
 static const migration_t migrations[] = {
     {1, v1_common, v1_sqlite, v1_pg},
     {2, v2_common, NULL, NULL},
+    {3, v3_common, NULL, NULL},
 };
 
 int cw__schema_target = CW_STORE_SCHEMA_VERSION;

@@ -75,6 +75,8 @@ static const expect_row_t matrix[] = {
     {"GET", "/v1/clearances/987654321", B(P_OFFICER) | B(P_ADMIN)},
     {"POST", "/v1/referrals/987654321/resolve", B(P_OFFICER) | B(P_ADMIN)},
     {"GET", "/v1/reports?from=2026-01-01&to=2026-01-31", B(P_OFFICER) | B(P_ADMIN)},
+    {"GET", "/v1/stats/live", B(P_OFFICER) | B(P_ADMIN)},
+    {"PUT", "/v1/ports/HKG/passengers/2026-01-01", B(P_ADMIN)},
     {"POST", "/v1/apikeys", B(P_ADMIN)},
     {"GET", "/v1/apikeys", B(P_ADMIN)},
     {"DELETE", "/v1/apikeys/987654321", B(P_ADMIN)},
@@ -143,7 +145,8 @@ static void call(const expect_row_t *row, int p, cw_it_resp_t *r)
     if (p == P_BAD_HEADER) {
         key = "Basic dXNlcjpwYXNz"; // not a Bearer token
     }
-    const char *body = strcmp(row->method, "POST") == 0 ? "{}" : NULL;
+    const char *body =
+        strcmp(row->method, "POST") == 0 || strcmp(row->method, "PUT") == 0 ? "{}" : NULL;
     cw_it_request(&F.srv, row->method, row->path, key, body != NULL ? "application/json" : NULL,
                   body, body != NULL ? 2 : 0, r);
 }

@@ -728,6 +728,94 @@ static void test_reports_and_metrics(void **state)
     assert_non_null(
         strstr(r.body, "clearway_http_requests_total{route=\"txn_face\",status=\"200\"}"));
     cw_it_resp_free(&r);
+
+    // Passenger totals: an admin enters them, bad ones are refused with a reason, the report
+    // of the same days carries them (and only the chosen port's).
+    snprintf(path, sizeof(path), "/v1/ports/HKG/passengers/%s", day);
+    cw_it_json(&F.srv, "PUT", path, F.srv.admin_key,
+               json_pack("{s:i, s:i}", "departing", 120000, "arriving", 110000), &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(cw_it_int(&r, "departing"), 120000);
+    cw_it_resp_free(&r);
+    cw_it_json(&F.srv, "PUT", "/v1/ports/LMC/passengers/2026-01-01", F.srv.admin_key,
+               json_pack("{s:i, s:i}", "departing", 7, "arriving", 8), &r);
+    assert_int_equal(r.status, 200);
+    cw_it_resp_free(&r);
+    static const struct {
+        const char *path, *body;
+        int status;
+        const char *reason;
+    } bad[] = {
+        {"/v1/ports/HKG/passengers/2026-02-30", "{\"departing\": 1, \"arriving\": 1}", 400,
+         "BAD_PARAMETER"},
+        {"/v1/ports/HKG/passengers/yesterday", "{\"departing\": 1, \"arriving\": 1}", 400,
+         "BAD_PARAMETER"},
+        {"/v1/ports/HKG/passengers/2026-01-01", "{\"departing\": -1, \"arriving\": 1}", 400,
+         "BAD_FIELD"},
+        {"/v1/ports/HKG/passengers/2026-01-01", "{\"departing\": 1, \"arriving\": 100000001}", 400,
+         "BAD_FIELD"},
+        {"/v1/ports/HKG/passengers/2026-01-01", "{\"departing\": 1.5, \"arriving\": 1}", 400,
+         "BAD_FIELD"},
+        {"/v1/ports/HKG/passengers/2026-01-01", "{\"departing\": 1}", 400, "MISSING_FIELD"},
+        {"/v1/ports/HKG/passengers/2026-01-01", "{\"departing\": 1, \"arriving\": 1, \"x\": 1}",
+         400, "UNKNOWN_FIELD"},
+        {"/v1/ports/XYZ/passengers/2026-01-01", "{\"departing\": 1, \"arriving\": 1}", 404,
+         "UNKNOWN_PORT"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cw_it_request(&F.srv, "PUT", bad[i].path, F.srv.admin_key, "application/json", bad[i].body,
+                      strlen(bad[i].body), &r);
+        if (r.status != bad[i].status || strcmp(cw_it_reason(&r), bad[i].reason) != 0) {
+            fail_msg("PUT %s %s: got %ld %s", bad[i].path, bad[i].body, r.status, cw_it_reason(&r));
+        }
+        cw_it_resp_free(&r);
+    }
+    cw_it_json(&F.srv, "PUT", path, F.officer,
+               json_pack("{s:i, s:i}", "departing", 1, "arriving", 1), &r);
+    assert_int_equal(r.status, 403);
+    cw_it_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/reports?from=2026-01-01&to=%s", day);
+    cw_it_request(&F.srv, "GET", path, F.officer, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    json_t *pax = json_object_get(r.json, "passengers");
+    assert_int_equal(json_array_size(pax), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(pax, 0), "port")), "LMC");
+    json_t *hkg = json_array_get(pax, 1);
+    assert_string_equal(json_string_value(json_object_get(hkg, "day")), day);
+    assert_string_equal(json_string_value(json_object_get(hkg, "port")), "HKG");
+    assert_int_equal(json_integer_value(json_object_get(hkg, "departing")), 120000);
+    assert_int_equal(json_integer_value(json_object_get(hkg, "arriving")), 110000);
+    cw_it_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/reports?from=%s&to=%s&port=LMC", day, day);
+    cw_it_request(&F.srv, "GET", path, F.officer, NULL, NULL, 0, &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "passengers")), 0);
+    cw_it_resp_free(&r);
+
+    // The live figures: the galleries against their caps, the gate steps' latency.
+    cw_it_request(&F.srv, "GET", "/v1/stats/live", F.officer, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    json_t *gal = json_object_get(r.json, "galleries");
+    assert_int_equal(json_array_size(gal), 3);
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(gal); i++) {
+        json_t *g = json_array_get(gal, i);
+        const char *prog = json_string_value(json_object_get(g, "programme"));
+        if (strcmp(prog, "document_free") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(g, "size")), 1);
+            seen++;
+        } else if (strcmp(prog, "closed_area") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(g, "cap")), 1000);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    json_t *lat = json_object_get(r.json, "latency_ms");
+    assert_true(json_integer_value(json_object_get(lat, "count")) > 10);
+    double p50 = json_real_value(json_object_get(lat, "p50"));
+    double p99 = json_real_value(json_object_get(lat, "p99"));
+    assert_true(p50 > 0 && p50 <= p99 && p99 <= 30000);
+    assert_int_equal(cw_it_int(&r, "open_transactions"), 0);
+    cw_it_resp_free(&r);
 }
 
 // ---- records ----

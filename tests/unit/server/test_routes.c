@@ -14,6 +14,7 @@
 
 #include "server_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,16 @@ static void test_match(void **state)
     i = match("POST", "/v1/travellers/7/consents/face/withdraw", p, &n, allow);
     assert_string_equal(cw__routes[i].name, "consent_withdraw");
     assert_string_equal(p[1], "face");
+    i = match("PUT", "/v1/ports/HKG/passengers/2026-01-31", p, &n, allow);
+    assert_string_equal(cw__routes[i].name, "passengers_set");
+    assert_int_equal(cw__routes[i].roles, CW__ADMIN);
+    assert_string_equal(p[0], "HKG");
+    assert_string_equal(p[1], "2026-01-31");
+    assert_int_equal(match("GET", "/v1/ports/HKG/passengers/2026-01-31", p, &n, allow), -2);
+    assert_string_equal(allow, "PUT");
+    i = match("GET", "/v1/stats/live", p, &n, allow);
+    assert_string_equal(cw__routes[i].name, "stats_live");
+    assert_int_equal(cw__routes[i].roles, CW__OFFICER | CW__ADMIN);
     // The same path with two methods.
     assert_string_equal(cw__routes[match("GET", "/v1/travellers/7", p, &n, allow)].name,
                         "traveller_get");
@@ -108,6 +119,27 @@ static void test_table(void **state)
     }
 }
 
+// Quantiles from histogram buckets, against values worked by hand (linear within a bucket,
+// the open bucket's lower bound above the last).
+static void test_histogram_quantile(void **state)
+{
+    (void)state;
+    const double b[3] = {0.01, 0.1, 1};
+    const uint64_t none[3] = {0, 0, 0};
+    assert_true(cw__histogram_quantile(b, none, 3, 0, 0.5) == 0);
+    // 10 in (0, 0.01], 10 in (0.01, 0.1]: the median is the first bucket's top, p75 halfway
+    // through the second.
+    const uint64_t c[3] = {10, 10, 0};
+    assert_true(fabs(cw__histogram_quantile(b, c, 3, 0, 0.5) - 0.01) < 1e-12);
+    assert_true(fabs(cw__histogram_quantile(b, c, 3, 0, 0.75) - 0.055) < 1e-12);
+    assert_true(fabs(cw__histogram_quantile(b, c, 3, 0, 0.25) - 0.005) < 1e-12);
+    // Half the observations above the last bound: p99 is that bound.
+    assert_true(cw__histogram_quantile(b, c, 3, 20, 0.99) == 1);
+    // An empty bucket before the rank is skipped.
+    const uint64_t d[3] = {0, 0, 4};
+    assert_true(fabs(cw__histogram_quantile(b, d, 3, 0, 0.5) - 0.55) < 1e-12);
+}
+
 static void test_parse_u64(void **state)
 {
     (void)state;
@@ -161,6 +193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_histogram_quantile),
         cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_base64),
     };

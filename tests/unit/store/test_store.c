@@ -200,7 +200,7 @@ static void test_newer_schema_refused(void **state)
     int err = cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag));
     assert_int_equal(err, CW_EUNSUPPORTED);
     assert_null(f->st);
-    assert_non_null(strstr(f->diag, "schema version 99, newer than this program's 2"));
+    assert_non_null(strstr(f->diag, "schema version 99, newer than this program's 3"));
 }
 
 static void test_wrong_key_refused(void **state)
@@ -1842,7 +1842,7 @@ static void test_v1_database_migrates(void **state)
     // Read-only: the migration is needed and refused.
     cw_store_config_t cfg = {.key = KEY_A, .read_only = 1};
     assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_EPERM);
-    assert_non_null(strstr(f->diag, "version 1 and needs migrating to 2"));
+    assert_non_null(strstr(f->diag, "version 1 and needs migrating to 3"));
     // A migration that fails after its first statement (the table it creates exists already)
     // rolls back whole: the gate keeps its version-1 columns.
     assert_int_equal(cw_test_db_raw(&H, f->target, "CREATE TABLE api_key (x BIGINT)", NULL, 0), 0);
@@ -1855,7 +1855,7 @@ static void test_v1_database_migrates(void **state)
     // Now it migrates, and everything written by version 1 is there.
     open_store(f);
     assert_int_equal(cw_store_schema_version(f->st, &v, NULL, 0), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, CW_STORE_SCHEMA_VERSION);
     assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM api_key"), 0);
     assert_int_equal(cw_store_load(f->st, t.id, &back, f->diag, sizeof(f->diag)), 0);
     assert_string_equal(back.name_latin, t.name_latin);
@@ -1870,6 +1870,127 @@ static void test_v1_database_migrates(void **state)
     // Reopening finds nothing more to do.
     open_store(f);
     assert_int_equal(count(f), 1);
+}
+
+typedef struct pax_acc {
+    int n, stop_after;
+    cw_store_passengers_t rows[8];
+} pax_acc_t;
+
+static int pax_collect(void *ctx, const cw_store_passengers_t *row)
+{
+    pax_acc_t *a = ctx;
+    if (a->n < 8) {
+        a->rows[a->n] = *row;
+    }
+    a->n++;
+    return a->stop_after > 0 && a->n >= a->stop_after ? 9 : 0;
+}
+
+// Passenger totals: set, replaced by a second set (the operator's correction), listed over an
+// inclusive day range by day then port, one port or all; bad input changes nothing; each set
+// is audited.
+static void test_passengers(void **state)
+{
+    fx_t *f = *state;
+    open_store(f);
+    uint64_t lmc, hkg;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &lmc, NULL, 0), 0);
+    assert_int_equal(cw_store_port_add(f->st, "HKG", "Airport", &hkg, NULL, 0), 0);
+    const cw_date_t d1 = {2026, 1, 1}, d2 = {2026, 1, 2}, d3 = {2026, 1, 3};
+    assert_int_equal(cw_store_passengers_set(f->st, "LMC", &d2, 900, 800, NOW, "admin", f->diag,
+                                             sizeof(f->diag)),
+                     0);
+    assert_int_equal(
+        cw_store_passengers_set(f->st, "HKG", &d2, 50000, 40000, NOW, "admin", NULL, 0), 0);
+    assert_int_equal(cw_store_passengers_set(f->st, "LMC", &d1, 10, 20, NOW, "admin", NULL, 0), 0);
+    assert_int_equal(cw_store_passengers_set(f->st, "LMC", &d3, 1, 2, NOW, "admin", NULL, 0), 0);
+    // A second set of the same day replaces the figures.
+    assert_int_equal(
+        cw_store_passengers_set(f->st, "LMC", &d2, 1000, 700, NOW + 5, "admin-2", NULL, 0), 0);
+    pax_acc_t a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        cw_store_passengers_each(f->st, &d1, &d2, NULL, pax_collect, &a, f->diag, sizeof(f->diag)),
+        0);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(a.rows[0].day.day, 1);
+    assert_string_equal(a.rows[0].port, "LMC");
+    assert_int_equal(a.rows[1].day.day, 2);
+    assert_string_equal(a.rows[1].port, "HKG");
+    assert_int_equal(a.rows[1].departing, 50000);
+    assert_int_equal(a.rows[2].day.day, 2);
+    assert_string_equal(a.rows[2].port, "LMC");
+    assert_int_equal(a.rows[2].departing, 1000);
+    assert_int_equal(a.rows[2].arriving, 700);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_passengers_each(f->st, &d2, &d3, "LMC", pax_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.rows[1].day.day, 3);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(cw_store_passengers_each(f->st, &d3, &d1, NULL, pax_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(
+        cw_store_passengers_each(f->st, &d1, &d3, EVIL_SHORT, pax_collect, &a, NULL, 0), 0);
+    assert_int_equal(a.n, 0);
+    a.stop_after = 1;
+    assert_int_equal(cw_store_passengers_each(f->st, &d1, &d3, NULL, pax_collect, &a, NULL, 0), 9);
+    // Refused: unknown port, invalid day, negative or huge counts; nothing changes.
+    const cw_date_t bad = {2026, 2, 30};
+    assert_int_equal(
+        cw_store_passengers_set(f->st, "XYZ", &d1, 1, 1, NOW, "admin", f->diag, sizeof(f->diag)),
+        CW_ENOENT);
+    assert_int_equal(cw_store_passengers_set(f->st, "LMC", &bad, 1, 1, NOW, "admin", NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_store_passengers_set(f->st, "LMC", &d1, -1, 1, NOW, "admin", NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_store_passengers_set(f->st, "LMC", &d1, 1, CW_STORE_PASSENGERS_MAX + 1LL,
+                                             NOW, "admin", NULL, 0),
+                     CW_ETOOBIG);
+    assert_int_equal(cw_store_passengers_each(f->st, &bad, &d1, NULL, pax_collect, &a, NULL, 0),
+                     CW_EINVAL);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target,
+                                        "SELECT departing FROM port_passengers WHERE day = 20454"),
+                     10);
+    assert_int_equal(
+        cw_test_db_raw_int(&H, f->target,
+                           "SELECT count(*) FROM audit_log WHERE action = "
+                           "'passengers_set' AND subject = 'passengers:LMC/2026-01-02'"),
+        2);
+    cw_audit_report_t ar;
+    assert_int_equal(cw_store_audit_verify(f->st, &ar, NULL, 0), 0);
+    assert_true(ar.intact);
+}
+
+// A database made by the version-2 program migrates to version 3 at the next open, keeping its
+// ports and clearances; until then it has no passenger table (the check can fail).
+static void test_v2_database_migrates(void **state)
+{
+    fx_t *f = *state;
+    cw__schema_target = 2;
+    open_store(f);
+    uint64_t port, gate, txn;
+    assert_int_equal(cw_store_port_add(f->st, "LMC", "Lok Ma Chau", &port, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_gate_add(f->st, port, "E1", CW_PROGRAMME_DOCUMENT_FREE, &gate, NULL, 0), 0);
+    assert_int_equal(
+        cw_store_clearance_begin(f->st, gate, 0, CW_PROGRAMME_DOCUMENT_FREE, NOW, &txn, NULL, 0),
+        0);
+    cw_store_close(f->st);
+    f->st = NULL;
+    cw__schema_target = CW_STORE_SCHEMA_VERSION;
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM port_passengers"), -1);
+    cw_store_config_t cfg = {.key = KEY_A, .read_only = 1};
+    assert_int_equal(cw_store_open(f->target, &cfg, &f->st, f->diag, sizeof(f->diag)), CW_EPERM);
+    assert_non_null(strstr(f->diag, "version 2 and needs migrating to 3"));
+    open_store(f);
+    int v = 0;
+    assert_int_equal(cw_store_schema_version(f->st, &v, NULL, 0), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM port_passengers"), 0);
+    assert_int_equal(cw_test_db_raw_int(&H, f->target, "SELECT count(*) FROM clearance"), 1);
+    const cw_date_t d = {2026, 1, 1};
+    assert_int_equal(cw_store_passengers_set(f->st, "LMC", &d, 5, 6, NOW, "admin", NULL, 0), 0);
 }
 
 // ---- backend-specific faults ----
@@ -2135,6 +2256,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_clearance_transaction, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_v1_database_migrates, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_database_migrates, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_passengers, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_gates_by_code, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_apikeys, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_signing_seed, fx_setup, fx_teardown),
