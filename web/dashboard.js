@@ -41,13 +41,18 @@ function draw() {
     backgroundColor: '#b3001b', data: ref.map((n) => (total ? (100 * n) / total : 0)) }] },
   options: { indexAxis: 'y', scales: { x: { beginAtZero: true, ticks: { callback: (v) => `${v}%` } } } } });
   fillTable($('#fallback'), reasons.map((x, i) => [t(`r.${x}`), ref[i], total ? `${((100 * ref[i]) / total).toFixed(1)}%` : '']));
-  // Share of passengers: users of each mode over departing + arriving passengers in the period.
-  const pax = report.passengers;
-  $('#noshare').hidden = Array.isArray(pax);
-  $('#shareBox').hidden = !Array.isArray(pax);
-  if (Array.isArray(pax)) {
+  // Share of passengers: users of each mode over the period's passengers, with the denominators
+  // of `clearway report`: departing passengers for the departure-only modes (Smart Departure,
+  // Flight Token), departing plus arriving for the others.
+  const pax = Array.isArray(report.passengers) ? report.passengers : [];
+  const has = pax.length > 0;
+  $('#noshare').hidden = has;
+  $('#shareBox').hidden = !has;
+  if (has) {
+    const dep = pax.reduce((a, p) => a + (p.departing || 0), 0);
     const all = pax.reduce((a, p) => a + (p.departing || 0) + (p.arriving || 0), 0);
-    const share = progs.map((p) => (all ? (100 * sum((r) => r.programme === p && r.decision === 'cleared')) / all : 0));
+    const base = (p) => (p === 'smart_departure' || p === 'flight_token' ? dep : all);
+    const share = progs.map((p) => (base(p) ? (100 * sum((r) => r.programme === p && r.decision === 'cleared')) / base(p) : 0));
     chart('shareChart', { type: 'bar', data: { labels: progs.map((p) => t(`prog.${p}`)), datasets: [{ label: '%', backgroundColor: '#0a7d32', data: share }] },
       options: { scales: { y: { beginAtZero: true, ticks: { callback: (v) => `${v}%` } } } } });
     fillTable($('#share'), progs.map((p, i) => [t(`prog.${p}`), `${share[i].toFixed(1)}%`]));

@@ -206,10 +206,20 @@ try {
   await page.waitForSelector('#empty:not([hidden])');
   check((await page.$$('#queue tr')).length === 0, 'the referral left the queue after resolve');
 
-  // The dashboard counts both transactions.
+  // The port's passenger totals for today (admin), then the dashboard: both transactions
+  // counted, the one cleared traveller as a share of 200 passengers, and the live figures.
+  const day = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10); // UTC+8, as the reports
+  const put = await fetch(`${url}/v1/ports/HKG/passengers/${day}`, { method: 'PUT', headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ departing: 120, arriving: 80 }) });
+  check(put.status === 200, `the passenger totals are stored (${put.status})`);
   await open('dashboard.html', keys.officer);
   const after = await docFreeTotal();
   check(after === before + 2, `the dashboard counts the two transactions (${before} -> ${after})`);
+  const share = await page.$$eval('#share tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const df = share.find((x) => x[0] === 'Document-free');
+  check(df && df[1] === '0.5%', `the document-free share is 1 of 200 passengers (${df && df[1]})`);
+  check(await page.isVisible('#liveBox'), 'the live figures are shown');
+  check(/\(\d+ decisions\)/.test(await page.textContent('#latency')), 'the decision latency is shown');
   await shoot('dashboard');
 } catch (e) {
   console.log(`not ok - ${e.message}`);
