@@ -2,7 +2,8 @@
 // The browser suite: the real `clearway serve` (argv[2]) on an ephemeral loopback port with a
 // fresh SQLite store, Debian's chromium driven by playwright-core (headless, --no-sandbox,
 // background networking off). A clerk enrols a traveller from a photo file and a synthetic
-// fingerprint; the kiosk clears them through the document-free channel (masked hint, front
+// fingerprint; the kiosk clears them through the document-free channel, the front face from
+// Chromium's fake camera playing a Y4M file of their face (masked hint, front
 // open, inside face + fingerprint, rear open); a stranger is referred, the referral appears in
 // the officer console and disappears once resolved; the dashboard's count changes. Screenshots
 // of every page at 1280x800 and 768x1024 go to argv[3]. Exit 77 (ctest skip) without chromium.
@@ -47,6 +48,40 @@ async function cropFace(browser, n, out) {
 }
 const sample = (n) => faces[n];
 
+// A one-frame Y4M video (4:2:0, even sides) of a JPEG, for Chromium's fake camera: the browser
+// decodes the picture, this converts its pixels to YUV (BT.601, full range).
+async function writeY4m(browser, jpeg, out) {
+  const p = await browser.newPage();
+  const b64 = fs.readFileSync(jpeg).toString('base64');
+  const { w, h, px } = await p.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/jpeg;base64,${b64}`;
+    await img.decode();
+    const w = img.naturalWidth & ~1, h = img.naturalHeight & ~1;
+    const c = document.createElement('canvas');
+    c.width = w;
+    c.height = h;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    return { w, h, px: Array.from(g.getImageData(0, 0, w, h).data) };
+  }, b64);
+  await p.close();
+  const Y = Buffer.alloc(w * h), U = Buffer.alloc((w / 2) * (h / 2)), V = Buffer.alloc((w / 2) * (h / 2));
+  const clip = (v) => Math.max(0, Math.min(255, Math.round(v)));
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = 4 * (y * w + x), r = px[i], gg = px[i + 1], b = px[i + 2];
+      Y[y * w + x] = clip(0.299 * r + 0.587 * gg + 0.114 * b);
+      if (!(x & 1) && !(y & 1)) {
+        const j = (y / 2) * (w / 2) + x / 2;
+        U[j] = clip(128 - 0.168736 * r - 0.331264 * gg + 0.5 * b);
+        V[j] = clip(128 + 0.5 * r - 0.418688 * gg - 0.081312 * b);
+      }
+    }
+  }
+  fs.writeFileSync(out, Buffer.concat([Buffer.from(`YUV4MPEG2 W${w} H${h} F30:1 Ip A1:1 C420jpeg\nFRAME\n`), Y, U, V]));
+}
+
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
   console.log(`ok - ${what}`);
@@ -87,10 +122,19 @@ try {
   };
   const keys = { officer: await mk({ role: 'officer' }), clerk: await mk({ role: 'clerk' }), gate: await mk({ role: 'gate', gate: 'HKG.E01' }) };
 
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run'];
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
   faces[1] = await cropFace(browser, 1, path.join(dir, 'face1.jpg'));
   faces[2] = await cropFace(browser, 2, path.join(dir, 'face2.jpg'));
+  const browser0 = browser;
+  // The camera: Chromium's fake capture device plays a Y4M video file, here traveller 1's face,
+  // so the kiosk's getUserMedia path (preview, canvas, JPEG) is what sends the front face.
+  await writeY4m(browser0, faces[1], path.join(dir, 'camera.y4m'));
+  await browser0.close();
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...args,
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    `--use-file-for-fake-video-capture=${path.join(dir, 'camera.y4m')}`] });
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   page.on('pageerror', (e) => { console.log(`page error: ${e}`); failed = true; });
@@ -146,14 +190,20 @@ try {
   check(/eligible/.test(await page.textContent('#elig')), 'eligibility per programme is shown');
   await shoot('enrol');
 
-  // The kiosk: the document-free channel with the photo file as the face.
+  // The kiosk: the document-free channel, the front face from the (fake) camera.
   await open('gate.html', keys.gate);
   await page.click('#start');
   await page.waitForSelector('#state[data-action=CAPTURE_FACE]');
   check((await page.textContent('#stateText')) === 'Please look at the camera', 'the kiosk asks for a face');
-  await page.setInputFiles('.cam-file', sample(1));
+  await page.click('#faceStep .cam-start');
+  await page.waitForSelector('#faceStep .cam-capture:not([disabled])');
+  await page.waitForFunction(() => document.querySelector('#faceStep video').videoWidth > 16, null, { timeout: 15e3 });
+  await page.click('#faceStep .cam-capture');
+  check(await page.isVisible('#faceStep img.preview'), 'the camera frame is captured');
+  const frame = await page.$eval('#faceStep video', (v) => `${v.videoWidth}x${v.videoHeight}`);
   await page.click('#sendFace');
-  await page.waitForSelector('#confirmStep:not([hidden])', { timeout: 60e3 });
+  await page.waitForSelector('#confirmStep:not([hidden]), #state[data-action=RETRY], #state[data-action=REFER_TO_OFFICER]', { timeout: 60e3 });
+  check(await page.isVisible('#confirmStep'), `the camera's face (a ${frame} frame) is matched: ${await page.textContent('#state')}`);
   const hint = await page.textContent('#hintText');
   check(/^CHAN T\*+ M\*+/.test(hint) && /…/.test(hint), `the masked hint is shown (${hint})`);
   await shoot('gate-confirm');
