@@ -217,9 +217,19 @@ try {
   check((await page.getAttribute('#state', 'data-action')) === 'OPEN_REAR', 'rear gate open: cleared');
   await shoot('gate-cleared');
 
-  // A stranger: referred.
-  await page.click('#next');
-  await page.click('#start');
+  // A stranger: referred. The kiosk is worked from the keyboard: Tab reaches "Next traveller",
+  // then "Start", and Enter presses each.
+  const tabTo = async (sel) => {
+    for (let i = 0; i < 30; i++) {
+      if (await page.evaluate((q) => document.activeElement === document.querySelector(q), sel)) return true;
+      await page.keyboard.press('Tab');
+    }
+    return false;
+  };
+  check(await tabTo('#next'), 'Tab reaches "Next traveller"');
+  await page.keyboard.press('Enter');
+  check(await tabTo('#start'), 'Tab reaches "Start"');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('#state[data-action=CAPTURE_FACE]');
   for (let i = 0; i < 5; i++) {
     await page.setInputFiles('.cam-file', sample(2));
