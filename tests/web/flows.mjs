@@ -142,6 +142,9 @@ try {
     for (const [w, h] of [[1280, 800], [768, 1024]]) {
       await page.setViewportSize({ width: w, height: h });
       await page.screenshot({ path: path.join(shots, `${name}-${w}x${h}.png`), fullPage: true });
+      // Usable at this size: nothing runs off the side of the screen.
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(wide <= w, `${name} fits ${w}x${h} without scrolling sideways (${wide} px wide)`);
     }
     await page.setViewportSize({ width: 1280, height: 800 });
   };
