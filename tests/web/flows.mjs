@@ -5,7 +5,8 @@
 // fingerprint; the kiosk clears them through the document-free channel, the front face from
 // Chromium's fake camera playing a Y4M file of their face (masked hint, front
 // open, inside face + fingerprint, rear open); a stranger is referred, the referral appears in
-// the officer console and disappears once resolved; the dashboard's count changes. Screenshots
+// the officer console and disappears once resolved; the dashboard's count changes; the same face
+// enrolled again shows the duplicate-identity warning. Screenshots
 // of every page at 1280x800 and 768x1024 go to argv[3]. Exit 77 (ctest skip) without chromium.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -284,6 +285,26 @@ try {
   check(await page.isVisible('#liveBox'), 'the live figures are shown');
   check(/\(\d+ decisions\)/.test(await page.textContent('#latency')), 'the decision latency is shown');
   await shoot('dashboard');
+
+  // The same face enrolled again under another name: the desk shows the duplicate-identity
+  // warning and the record waits for review.
+  await open('enrol.html', keys.clerk);
+  await page.fill('#nameLatin', 'WONG Siu Ming');
+  await page.fill('#nameLocal', '黃小明');
+  await page.fill('#birth', '1975-06-01');
+  await page.selectOption('#residence', 'hong_kong');
+  await page.selectOption('fieldset.doc >> nth=0 >> .dtype', 'hk_identity_card');
+  await page.fill('fieldset.doc >> nth=0 >> .dnum', 'K7654321');
+  await page.fill('fieldset.doc >> nth=0 >> .diss', '2016-01-01');
+  await page.fill('fieldset.doc >> nth=0 >> .dexp', '2036-12-31');
+  await page.setInputFiles('.cam-file', sample(1));
+  await page.setInputFiles('#fingers', [finger]);
+  await page.click('#enrol button[type=submit]');
+  await page.waitForSelector('#result:not([hidden]), #error:not(:empty)', { timeout: 60e3 });
+  check(await page.isVisible('#result'), `the duplicate is enrolled (${await page.textContent('#error')})`);
+  check(/REVIEW/.test(await page.textContent('#resText')), 'the second record of one face waits for REVIEW');
+  check(/resembles traveller \d+/.test(await page.textContent('#dup')), `the duplicate-identity warning is shown (${await page.textContent('#dup')})`);
+  await shoot('enrol-duplicate');
 } catch (e) {
   console.log(`not ok - ${e.message}`);
   console.log(fs.readFileSync(path.join(dir, 'server.log'), 'utf8').split('\n').slice(-20).join('\n'));
