@@ -110,15 +110,9 @@ typedef struct eval_opts {
     const char *pairs;
     const char *scores;
     const char *dump;
-    const char *det;
-    const char *hist;
-    int png;
-    int log_y;
-    int replicates;
-    int threads;
     int limit;
-    int json;
     int pad;
+    cw_cli_eval_common_t c; /* --det, --hist, --png, --log, --json, --replicates, --threads */
     cw_face_config_t cfg;
     cw_face_subject_policy_t policy;
 } eval_opts_t;
@@ -679,20 +673,25 @@ static void rank1(const eval_set_t *s, size_t *n_probe, size_t *n_correct, size_
 static int parse_eval(int argc, char **argv, eval_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
-    o->replicates = 200;
+    cw_cli_eval_common_init(&o->c);
     if (argc < 2 || strcmp(argv[1], "face") != 0) {
         return cw_cli_usage_error("eval", "expected `eval face --root DIR --pairs FILE`, `eval "
                                           "finger DIR` or `eval scores FILE...`");
     }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        int common = cw_cli_eval_common_option(argc, argv, &i, &o->c);
+        if (common < 0) {
+            return CW_EXIT_USAGE;
+        }
+        if (common > 0) {
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = strcmp(a, "--root") == 0 || strcmp(a, "--pairs") == 0 ||
                     strcmp(a, "--scores") == 0 || strcmp(a, "--dump") == 0 ||
-                    strcmp(a, "--threads") == 0 || strcmp(a, "--limit") == 0 ||
-                    strcmp(a, "--min-face") == 0 || strcmp(a, "--subject") == 0 ||
-                    strcmp(a, "--embedder") == 0 || strcmp(a, "--det") == 0 ||
-                    strcmp(a, "--hist") == 0 || strcmp(a, "--replicates") == 0;
+                    strcmp(a, "--limit") == 0 || strcmp(a, "--min-face") == 0 ||
+                    strcmp(a, "--subject") == 0 || strcmp(a, "--embedder") == 0;
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
@@ -704,26 +703,6 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
             o->scores = v;
         } else if (strcmp(a, "--dump") == 0) {
             o->dump = v;
-        } else if (strcmp(a, "--det") == 0) {
-            o->det = v;
-        } else if (strcmp(a, "--hist") == 0) {
-            o->hist = v;
-        } else if (strcmp(a, "--png") == 0) {
-            o->png = 1;
-        } else if (strcmp(a, "--log") == 0) {
-            o->log_y = 1;
-        } else if (strcmp(a, "--replicates") == 0) {
-            long n = 0;
-            if (cw_cli_long_arg("eval", a, v, 0, 100000, &n) != 0) {
-                return CW_EXIT_USAGE;
-            }
-            o->replicates = (int)n;
-        } else if (strcmp(a, "--threads") == 0) {
-            long n = 0;
-            if (cw_cli_long_arg("eval", a, v, 1, 256, &n) != 0) {
-                return CW_EXIT_USAGE;
-            }
-            o->threads = (int)n;
         } else if (strcmp(a, "--limit") == 0) {
             long n = 0;
             if (cw_cli_long_arg("eval", a, v, 1, 100000000, &n) != 0) {
@@ -746,8 +725,6 @@ static int parse_eval(int argc, char **argv, eval_opts_t *o)
             }
         } else if (strcmp(a, "--no-flip") == 0) {
             o->cfg.flip_average = -1;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = 1;
         } else if (strcmp(a, "--pad") == 0) {
             o->pad = 1;
             o->cfg.load_pad = 1;
@@ -846,7 +823,7 @@ static int report(const eval_opts_t *o, const eval_set_t *s, pair_t *pairs, size
                                 json_integer((json_int_t)verdicts[v]));
         }
     }
-    if (o->json) {
+    if (o->c.json) {
         json_t *j = json_pack(
             "{s:i,s:i,s:i,s:f,s:{s:i,s:i,s:f,s:f},s:{s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f},"
             "s:{s:i,s:i,s:f},s:f}",
@@ -992,7 +969,7 @@ static int run_eval(int argc, char **argv)
         goto out;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = o.threads > 0 ? o.threads : (int)(ncpu > 0 ? ncpu : 1);
+    int threads = o.c.threads > 0 ? o.c.threads : (int)(ncpu > 0 ? ncpu : 1);
     if (cw_pool_create(threads - 1, &pool) != 0) {
         fprintf(stderr, "clearway eval: cannot start %d threads\n", threads);
         goto out;
@@ -1039,13 +1016,13 @@ static int run_eval(int argc, char **argv)
         fprintf(stderr, "clearway eval: need two people and a person with two photos\n");
         goto out;
     }
-    rc = cw_eval_verification(&es, cw_cli_fmr_targets, 3, o.replicates, 1, pool, &ff.v);
+    rc = cw_eval_verification(&es, cw_cli_fmr_targets, 3, o.c.replicates, 1, pool, &ff.v);
     if (rc != 0) {
         fprintf(stderr, "clearway eval: %s\n", cw_strerror(rc));
         goto out;
     }
-    ff.have_id = es.n_search > 0 &&
-                 cw_eval_identification(&es, cw_cli_fpir_targets, 2, o.replicates, 1, &ff.id) == 0;
+    ff.have_id = es.n_search > 0 && cw_eval_identification(&es, cw_cli_fpir_targets, 2,
+                                                           o.c.replicates, 1, &ff.id) == 0;
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
@@ -1060,7 +1037,7 @@ static int run_eval(int argc, char **argv)
         goto out;
     }
     const cw_eval_scores_t *sets[1] = {&es};
-    if (cw_cli_eval_plots(o.det, o.hist, o.png, o.log_y, sets, 1, es.system) != 0) {
+    if (cw_cli_eval_plots(o.c.det, o.c.hist, o.c.png, o.c.log_y, sets, 1, es.system) != 0) {
         goto out;
     }
     ret = CW_EXIT_OK;

@@ -22,6 +22,24 @@ void cw_cli_eval_print_identify(const cw_eval_identify_t *id);
 json_t *cw_cli_eval_verify_json(const cw_eval_verify_t *v);
 json_t *cw_cli_eval_identify_json(const cw_eval_identify_t *id);
 
+/* The options every eval subcommand (face, finger, scores) takes for its figures and plots. */
+typedef struct cw_cli_eval_common {
+    const char *det, *hist; /* --det OUT.svg, --hist OUT.svg */
+    int png, log_y, json;   /* --png, --log, --json */
+    int replicates;         /* --replicates N, 0..100000 (200) */
+    int threads;            /* --threads N, 1..256 (0: one per CPU) */
+} cw_cli_eval_common_t;
+
+/* The defaults above. */
+void cw_cli_eval_common_init(cw_cli_eval_common_t *c);
+
+/*
+ * cw_cli_eval_common_option: if argv[*i] is one of the common options, take it (a value-taking
+ * one also takes argv[*i + 1] and advances *i) and return 1; return 0 if it is not one of them,
+ * and -1 after printing why (cw_cli_usage_error) when its value is missing or bad.
+ */
+int cw_cli_eval_common_option(int argc, char **argv, int *i, cw_cli_eval_common_t *c);
+
 /*
  * Write the DET of sets (when det is not NULL) and the histogram of sets[0] (when hist is not
  * NULL), and convert each to PNG next to it (OUT.svg -> OUT.png) when png is set; a missing

@@ -42,15 +42,9 @@ typedef struct fjob {
 
 typedef struct fopts {
     const char *dir;
-    const char *det;
-    const char *hist;
     const char *scores;
-    int threads;
     int dpi;
-    int json;
-    int png;
-    int log_y;
-    int replicates;
+    cw_cli_eval_common_t c; /* --det, --hist, --png, --log, --json, --replicates, --threads */
 } fopts_t;
 
 // Fewer minutiae than this and the clearance service refuses the capture (src/clearance/enrol.c):
@@ -247,46 +241,29 @@ static void rates(const float *gen, size_t ng, const float *imp, size_t ni, rate
 static int parse(int argc, char **argv, fopts_t *o)
 {
     memset(o, 0, sizeof(*o));
-    o->replicates = 200;
+    cw_cli_eval_common_init(&o->c);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        int common = cw_cli_eval_common_option(argc, argv, &i, &o->c);
+        if (common < 0) {
+            return CW_EXIT_USAGE;
+        }
+        if (common > 0) {
+            continue;
+        }
+        int takes = strcmp(a, "--dpi") == 0 || strcmp(a, "--scores") == 0;
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = strcmp(a, "--det") == 0 || strcmp(a, "--threads") == 0 ||
-                    strcmp(a, "--dpi") == 0 || strcmp(a, "--scores") == 0 ||
-                    strcmp(a, "--hist") == 0 || strcmp(a, "--replicates") == 0;
         if (takes && v == NULL) {
             return cw_cli_usage_error("eval", "%s needs a value", a);
         }
-        if (strcmp(a, "--det") == 0) {
-            o->det = v;
-        } else if (strcmp(a, "--hist") == 0) {
-            o->hist = v;
-        } else if (strcmp(a, "--scores") == 0) {
+        if (strcmp(a, "--scores") == 0) {
             o->scores = v;
-        } else if (strcmp(a, "--replicates") == 0) {
-            long n = 0;
-            if (cw_cli_long_arg("eval", a, v, 0, 100000, &n) != 0) {
-                return CW_EXIT_USAGE;
-            }
-            o->replicates = (int)n;
-        } else if (strcmp(a, "--png") == 0) {
-            o->png = 1;
-        } else if (strcmp(a, "--log") == 0) {
-            o->log_y = 1;
-        } else if (strcmp(a, "--threads") == 0) {
-            long n = 0;
-            if (cw_cli_long_arg("eval", a, v, 1, 256, &n) != 0) {
-                return CW_EXIT_USAGE;
-            }
-            o->threads = (int)n;
         } else if (strcmp(a, "--dpi") == 0) {
             long n = 0;
             if (cw_cli_long_arg("eval", a, v, 100, 2000, &n) != 0) {
                 return CW_EXIT_USAGE;
             }
             o->dpi = (int)n;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = 1;
         } else if (a[0] == '-') {
             return cw_cli_usage_error("eval", "unknown argument '%s'", a);
         } else if (o->dir == NULL) {
@@ -326,7 +303,7 @@ int cw_cli_eval_finger(int argc, char **argv)
     double *ms = NULL;
     cw_eval_scores_t es = {0};  // genuine and extended impostor pairs: the figures, the file
     cw_eval_scores_t fvc = {0}; // the FVC impostors (and es's genuine pairs) for the DET
-    int threads = o.threads > 0 ? o.threads : cw_cpu_count();
+    int threads = o.c.threads > 0 ? o.c.threads : cw_cpu_count();
     if (cw_pool_create(threads - 1, &pool) != 0) {
         fprintf(stderr, "clearway eval: cannot start %d threads\n", threads);
         goto out;
@@ -408,7 +385,7 @@ int cw_cli_eval_finger(int argc, char **argv)
         goto out;
     }
     cw_eval_verify_t v;
-    rc = cw_eval_verification(&es, cw_cli_fmr_targets, 3, o.replicates, 1, pool, &v);
+    rc = cw_eval_verification(&es, cw_cli_fmr_targets, 3, o.c.replicates, 1, pool, &v);
     if (rc != 0) {
         fprintf(stderr, "clearway eval: %s\n", cw_strerror(rc));
         goto out;
@@ -424,7 +401,7 @@ int cw_cli_eval_finger(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         nmin += im[i].tpl.n;
     }
-    if (o.json) {
+    if (o.c.json) {
         printf("{\"images\":%zu,\"failed\":%zu,\"genuine\":%zu,\"impostor\":%zu,"
                "\"impostor_extended\":%zu,\"eer\":%.5f,\"eer_extended\":%.5f,"
                "\"fnmr_at_fmr_1e-2\":%.5f,\"fnmr_at_fmr_1e-3\":%.5f,"
@@ -486,10 +463,10 @@ int cw_cli_eval_finger(int argc, char **argv)
     snprintf(ext_named.system, sizeof(ext_named.system), "Clearway MCC v%d, all cross-finger pairs",
              CW_FINGER_MATCHER_VERSION);
     const cw_eval_scores_t *sets[2] = {&fvc, &ext_named};
-    rc = cw_cli_eval_plots(o.det, NULL, o.png, o.log_y, sets, 2, o.dir);
+    rc = cw_cli_eval_plots(o.c.det, NULL, o.c.png, o.c.log_y, sets, 2, o.dir);
     fvc.gen = NULL;
     fvc.n_gen = 0;
-    if (rc != 0 || cw_cli_eval_plots(NULL, o.hist, o.png, o.log_y, sets + 1, 1, o.dir) != 0) {
+    if (rc != 0 || cw_cli_eval_plots(NULL, o.c.hist, o.c.png, o.c.log_y, sets + 1, 1, o.dir) != 0) {
         goto out;
     }
     ret = CW_EXIT_OK;

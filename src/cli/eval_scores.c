@@ -147,6 +147,56 @@ static int to_png(const char *svg, int *warned)
     return rc == 0 ? 0 : -1;
 }
 
+void cw_cli_eval_common_init(cw_cli_eval_common_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->replicates = 200;
+}
+
+int cw_cli_eval_common_option(int argc, char **argv, int *i, cw_cli_eval_common_t *c)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--png") == 0) {
+        c->png = 1;
+        return 1;
+    }
+    if (strcmp(a, "--log") == 0) {
+        c->log_y = 1;
+        return 1;
+    }
+    if (strcmp(a, "--json") == 0) {
+        c->json = 1;
+        return 1;
+    }
+    int takes = strcmp(a, "--det") == 0 || strcmp(a, "--hist") == 0 ||
+                strcmp(a, "--replicates") == 0 || strcmp(a, "--threads") == 0;
+    if (!takes) {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        cw_cli_usage_error("eval", "%s needs a value", a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    long n = 0;
+    if (strcmp(a, "--det") == 0) {
+        c->det = v;
+    } else if (strcmp(a, "--hist") == 0) {
+        c->hist = v;
+    } else if (strcmp(a, "--replicates") == 0) {
+        if (cw_cli_long_arg("eval", a, v, 0, 100000, &n) != 0) {
+            return -1;
+        }
+        c->replicates = (int)n;
+    } else {
+        if (cw_cli_long_arg("eval", a, v, 1, 256, &n) != 0) {
+            return -1;
+        }
+        c->threads = (int)n;
+    }
+    return 1;
+}
+
 int cw_cli_eval_plots(const char *det, const char *hist, int png, int log_y,
                       const cw_eval_scores_t *const *sets, int n, const char *title)
 {
@@ -183,52 +233,29 @@ enum { MAX_FILES = 16 };
 typedef struct sopts {
     const char *files[MAX_FILES];
     int n_files;
-    const char *det, *hist;
-    int png, log_y, json, replicates, threads;
+    cw_cli_eval_common_t c;
 } sopts_t;
 
 static int parse(int argc, char **argv, sopts_t *o)
 {
     memset(o, 0, sizeof(*o));
-    o->replicates = 200;
+    cw_cli_eval_common_init(&o->c);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = strcmp(a, "--det") == 0 || strcmp(a, "--hist") == 0 ||
-                    strcmp(a, "--replicates") == 0 || strcmp(a, "--threads") == 0;
-        if (takes && v == NULL) {
-            return cw_cli_usage_error("eval", "%s needs a value", a);
+        int common = cw_cli_eval_common_option(argc, argv, &i, &o->c);
+        if (common < 0) {
+            return CW_EXIT_USAGE;
         }
-        if (strcmp(a, "--det") == 0) {
-            o->det = v;
-        } else if (strcmp(a, "--hist") == 0) {
-            o->hist = v;
-        } else if (strcmp(a, "--replicates") == 0) {
-            long n = 0;
-            if (cw_cli_long_arg("eval", a, v, 0, 100000, &n) != 0) {
-                return CW_EXIT_USAGE;
-            }
-            o->replicates = (int)n;
-        } else if (strcmp(a, "--threads") == 0) {
-            long n = 0;
-            if (cw_cli_long_arg("eval", a, v, 1, 256, &n) != 0) {
-                return CW_EXIT_USAGE;
-            }
-            o->threads = (int)n;
-        } else if (strcmp(a, "--png") == 0) {
-            o->png = 1;
-        } else if (strcmp(a, "--log") == 0) {
-            o->log_y = 1;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-        } else if (a[0] == '-') {
+        if (common > 0) {
+            continue;
+        }
+        if (a[0] == '-') {
             return cw_cli_usage_error("eval", "unknown argument '%s'", a);
         } else if (o->n_files == MAX_FILES) {
             return cw_cli_usage_error("eval", "at most %d score files", MAX_FILES);
         } else {
             o->files[o->n_files++] = a;
         }
-        i += takes;
     }
     if (o->n_files == 0) {
         return cw_cli_usage_error("eval", "expected `eval scores FILE...`");
@@ -269,7 +296,7 @@ int cw_cli_eval_scores(int argc, char **argv)
     int ret = CW_EXIT_FAIL;
     cw_pool_t *pool = NULL;
     json_t *files = json_array();
-    int threads = o.threads > 0 ? o.threads : cw_cpu_count();
+    int threads = o.c.threads > 0 ? o.c.threads : cw_cpu_count();
     if (cw_pool_create(threads - 1, &pool) != 0) {
         fprintf(stderr, "clearway eval: cannot start %d threads\n", threads);
         goto out;
@@ -290,15 +317,15 @@ int cw_cli_eval_scores(int argc, char **argv)
             goto out;
         }
         cw_eval_verify_t v;
-        rc = cw_eval_verification(s, cw_cli_fmr_targets, 3, o.replicates, 1, pool, &v);
+        rc = cw_eval_verification(s, cw_cli_fmr_targets, 3, o.c.replicates, 1, pool, &v);
         if (rc != 0) {
             fprintf(stderr, "clearway eval: %s: %s\n", o.files[k], cw_strerror(rc));
             goto out;
         }
         cw_eval_identify_t id;
-        int have_id = s->n_search > 0 &&
-                      cw_eval_identification(s, cw_cli_fpir_targets, 2, o.replicates, 1, &id) == 0;
-        if (o.json) {
+        int have_id = s->n_search > 0 && cw_eval_identification(s, cw_cli_fpir_targets, 2,
+                                                                o.c.replicates, 1, &id) == 0;
+        if (o.c.json) {
             json_t *j = json_object();
             json_object_set_new(j, "file", json_string(o.files[k]));
             json_object_set_new(j, "system", json_string(s->system));
@@ -324,7 +351,7 @@ int cw_cli_eval_scores(int argc, char **argv)
             }
         }
     }
-    if (o.json) {
+    if (o.c.json) {
         json_t *j = json_pack("{s:O}", "files", files);
         char *txt = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (txt != NULL) {
@@ -334,7 +361,7 @@ int cw_cli_eval_scores(int argc, char **argv)
         json_decref(j);
     }
     name_apart(sets, o.files, o.n_files);
-    if (cw_cli_eval_plots(o.det, o.hist, o.png, o.log_y, ptrs, o.n_files,
+    if (cw_cli_eval_plots(o.c.det, o.c.hist, o.c.png, o.c.log_y, ptrs, o.n_files,
                           o.n_files == 1 ? (sets[0].system[0] ? sets[0].system : o.files[0])
                                          : "DET") != 0) {
         goto out;
