@@ -174,19 +174,26 @@ try {
   check(before === 0, 'dashboard starts with no document-free transactions');
   check(await page.isVisible('#liveNa') || await page.isVisible('#liveBox'), 'dashboard shows live figures or says they are not available');
 
+  // The enrolment desk, filled for a Hong Kong resident with an identity card, traveller 1's
+  // face and the synthetic fingerprint, then submitted.
+  const enrol = async (t) => {
+    await open('enrol.html', keys.clerk);
+    await page.fill('#nameLatin', t.latin);
+    await page.fill('#nameLocal', t.local);
+    await page.fill('#birth', t.birth);
+    await page.selectOption('#residence', 'hong_kong');
+    await page.selectOption('fieldset.doc >> nth=0 >> .dtype', 'hk_identity_card');
+    await page.fill('fieldset.doc >> nth=0 >> .dnum', t.id);
+    await page.fill('fieldset.doc >> nth=0 >> .diss', t.issued);
+    await page.fill('fieldset.doc >> nth=0 >> .dexp', t.expires);
+    await page.setInputFiles('.cam-file', sample(1));
+    await page.setInputFiles('#fingers', [finger]);
+    await page.click('#enrol button[type=submit]');
+  };
+
   // Enrol from files.
-  await open('enrol.html', keys.clerk);
-  await page.fill('#nameLatin', 'CHAN Tai Man');
-  await page.fill('#nameLocal', '陳大文');
-  await page.fill('#birth', '1980-02-29');
-  await page.selectOption('#residence', 'hong_kong');
-  await page.selectOption('fieldset.doc >> nth=0 >> .dtype', 'hk_identity_card');
-  await page.fill('fieldset.doc >> nth=0 >> .dnum', 'H1234567');
-  await page.fill('fieldset.doc >> nth=0 >> .diss', '2015-01-01');
-  await page.fill('fieldset.doc >> nth=0 >> .dexp', '2035-12-31');
-  await page.setInputFiles('.cam-file', sample(1));
-  await page.setInputFiles('#fingers', [finger]);
-  await page.click('#enrol button[type=submit]');
+  await enrol({ latin: 'CHAN Tai Man', local: '陳大文', birth: '1980-02-29', id: 'H1234567',
+    issued: '2015-01-01', expires: '2035-12-31' });
   await page.waitForSelector('#result:not([hidden])', { timeout: 60e3 }).catch(() => {});
   const err = await page.textContent('#error');
   check(err === '', `enrolment answered without an error (${err})`);
@@ -288,18 +295,8 @@ try {
 
   // The same face enrolled again under another name: the desk shows the duplicate-identity
   // warning and the record waits for review.
-  await open('enrol.html', keys.clerk);
-  await page.fill('#nameLatin', 'WONG Siu Ming');
-  await page.fill('#nameLocal', '黃小明');
-  await page.fill('#birth', '1975-06-01');
-  await page.selectOption('#residence', 'hong_kong');
-  await page.selectOption('fieldset.doc >> nth=0 >> .dtype', 'hk_identity_card');
-  await page.fill('fieldset.doc >> nth=0 >> .dnum', 'K7654321');
-  await page.fill('fieldset.doc >> nth=0 >> .diss', '2016-01-01');
-  await page.fill('fieldset.doc >> nth=0 >> .dexp', '2036-12-31');
-  await page.setInputFiles('.cam-file', sample(1));
-  await page.setInputFiles('#fingers', [finger]);
-  await page.click('#enrol button[type=submit]');
+  await enrol({ latin: 'WONG Siu Ming', local: '黃小明', birth: '1975-06-01', id: 'K7654321',
+    issued: '2016-01-01', expires: '2036-12-31' });
   await page.waitForSelector('#result:not([hidden]), #error:not(:empty)', { timeout: 60e3 });
   check(await page.isVisible('#result'), `the duplicate is enrolled (${await page.textContent('#error')})`);
   check(/REVIEW/.test(await page.textContent('#resText')), 'the second record of one face waits for REVIEW');
