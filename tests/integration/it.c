@@ -30,33 +30,6 @@ int cw_it_tmpdir(char *dir, size_t cap)
     return mkdtemp(dir) != NULL ? 0 : -1;
 }
 
-void cw_it_rmtree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0) {
-        return;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        if (d != NULL) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-                    continue;
-                }
-                char sub[1024];
-                snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-                cw_it_rmtree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 int cw_it_read_file(const char *path, uint8_t **data, size_t *n)
 {
     FILE *f = fopen(path, "rb");

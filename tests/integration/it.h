@@ -9,6 +9,7 @@
 #ifndef CW_TEST_IT_H
 #define CW_TEST_IT_H
 
+#include "../common/rmtree.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,8 +36,7 @@ typedef struct cw_it_resp {
 
 /* A fresh folder /tmp/cw-it-XXXXXX into dir. */
 int cw_it_tmpdir(char *dir, size_t cap);
-/* Remove a folder and everything in it. */
-void cw_it_rmtree(const char *path);
+/* Removing it again: cw_test_rmtree (tests/common/rmtree.h). */
 
 /*
  * cw_it_start: write config (may be NULL) to DIR/config.json and start

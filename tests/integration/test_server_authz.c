@@ -135,7 +135,7 @@ static int teardown(void **state)
     if (rc != 0) {
         fprintf(stderr, "the server exited with %d\n", rc);
     }
-    cw_it_rmtree(F.dir);
+    cw_test_rmtree(F.dir);
     return rc == 0 ? 0 : -1;
 }
 

@@ -82,7 +82,7 @@ static int teardown(void **state)
         fprintf(stderr, "the server exited with %d; log in %s\n", rc, F.srv.log);
         return -1;
     }
-    cw_it_rmtree(F.dir);
+    cw_test_rmtree(F.dir);
     return 0;
 }
 

@@ -103,7 +103,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    cw_it_rmtree(dir);
+    cw_test_rmtree(dir);
     return 0;
 }
 

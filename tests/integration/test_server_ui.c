@@ -85,7 +85,7 @@ static int teardown(void **state)
 {
     (void)state;
     int rc = cw_it_stop(&F.srv);
-    cw_it_rmtree(F.dir);
+    cw_test_rmtree(F.dir);
     return rc == 0 ? 0 : -1;
 }
 

@@ -4,6 +4,8 @@
 #define _DEFAULT_SOURCE 1 // setgroups
 #include "harness.h"
 
+#include "../../common/rmtree.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,32 +21,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static void remove_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0) {
-        return;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        if (d != NULL) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-                    continue;
-                }
-                char sub[1024];
-                snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-                remove_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 // Run a server binary (as nobody when we are root), output to DIR/pg.log; its exit status.
 static int run_pg(const cw_test_db_t *h, char *const argv[])
@@ -133,7 +109,7 @@ int cw_test_db_start(cw_test_db_t *h, int pg)
         struct passwd *pw = getpwnam("nobody");
         if (pw == NULL || chown(h->dir, pw->pw_uid, pw->pw_gid) != 0) {
             snprintf(h->why, sizeof(h->why), "cannot hand %s to nobody", h->dir);
-            remove_tree(h->dir);
+            cw_test_rmtree(h->dir);
             return -1;
         }
     }
@@ -160,21 +136,21 @@ int cw_test_db_start(cw_test_db_t *h, int pg)
                          NULL};
     if (run_pg(h, init_argv) != 0) {
         snprintf(h->why, sizeof(h->why), "initdb failed (see %s/pg.log)", h->dir);
-        remove_tree(h->dir);
+        cw_test_rmtree(h->dir);
         return -1;
     }
     char *start_argv[] = {pg_ctl, "-D", data, "-l", log, "-o", opts, "-w", "start", NULL};
     if (run_pg(h, start_argv) != 0) {
         snprintf(h->why, sizeof(h->why), "pg_ctl start failed (see %s)", log);
         pg_stop_now(h);
-        remove_tree(h->dir);
+        cw_test_rmtree(h->dir);
         return -1;
     }
     // The watchdog: when our end of the pipe closes (exit, crash, SIGKILL), stop and clean.
     int fds[2];
     if (pipe(fds) != 0) {
         pg_stop_now(h);
-        remove_tree(h->dir);
+        cw_test_rmtree(h->dir);
         return -1;
     }
     pid_t pid = fork();
@@ -186,7 +162,7 @@ int cw_test_db_start(cw_test_db_t *h, int pg)
         while (read(fds[0], &c, 1) != 0 && errno == EINTR) {
         }
         pg_stop_now(h);
-        remove_tree(h->dir);
+        cw_test_rmtree(h->dir);
         _exit(0);
     }
     close(fds[0]);
@@ -204,7 +180,7 @@ void cw_test_db_stop(cw_test_db_t *h)
         }
         h->watchdog = 0;
     } else if (h->dir[0] != '\0') {
-        remove_tree(h->dir);
+        cw_test_rmtree(h->dir);
     }
     h->dir[0] = '\0';
 }
